@@ -1,0 +1,14 @@
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { fromApiGatewayV2, toApiGatewayResult } from '../../shared/http/api-gateway.ts';
+import { createIntakeFromEnv } from '../../shared/intake/create-intake-from-env.ts';
+
+const logger = new Logger({ serviceName: 'github-webhook' });
+const intake = createIntakeFromEnv(logger); // once per container
+
+const receive = async (event: APIGatewayProxyEventV2) =>
+  toApiGatewayResult(await intake.receive(fromApiGatewayV2(event)));
+
+export const handler = middy(receive).use(injectLambdaContext(logger, { resetKeys: true }));

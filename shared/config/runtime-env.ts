@@ -1,0 +1,51 @@
+import { ConfigError } from '../http/errors.ts';
+import type { AwsConnection } from '../aws/json-client.ts';
+
+/**
+ * The only place that reads `process.env`. Every Lambda gets its wiring (tables, bus, secret ARNs)
+ * as environment variables set by serverless.yml; a missing key is named, all at once.
+ */
+type Env = Readonly<Record<string, string | undefined>>;
+
+const required = (env: Env, keys: readonly string[]): Record<string, string> => {
+  const missing = keys.filter((key) => !env[key]?.trim());
+  if (missing.length > 0) {
+    throw new ConfigError(`missing environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  }
+  return Object.fromEntries(keys.map((key) => [key, env[key]!.trim()]));
+};
+
+/** Lambda puts the execution role's credentials in these variables; the sandbox sets fake ones. */
+export const readAwsConnection = (env: Env = process.env): AwsConnection => {
+  const v = required(env, ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+  return {
+    region: v.AWS_REGION!,
+    // The SDK honours AWS_ENDPOINT_URL too, so one variable points every client at the twin.
+    ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+    credentials: {
+      accessKeyId: v.AWS_ACCESS_KEY_ID!,
+      secretAccessKey: v.AWS_SECRET_ACCESS_KEY!,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    },
+  };
+};
+
+export interface WebhookIntakeEnv {
+  readonly aws: AwsConnection;
+  readonly deliveriesTable: string;
+  readonly jobsTable: string;
+  readonly eventBusName: string;
+  /** Secrets Manager secret holding the webhook secret, or `{"current":…,"previous":…}` while rotating. */
+  readonly webhookSecretArn: string;
+}
+
+export const readWebhookIntakeEnv = (env: Env = process.env): WebhookIntakeEnv => {
+  const v = required(env, ['DELIVERIES_TABLE', 'JOBS_TABLE', 'EVENT_BUS_NAME', 'WEBHOOK_SECRET_ARN']);
+  return {
+    aws: readAwsConnection(env),
+    deliveriesTable: v.DELIVERIES_TABLE!,
+    jobsTable: v.JOBS_TABLE!,
+    eventBusName: v.EVENT_BUS_NAME!,
+    webhookSecretArn: v.WEBHOOK_SECRET_ARN!,
+  };
+};

@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { RejectedRequestError } from '../http/errors.ts';
+import type { JsonResponse, RawRequest } from '../http/api-gateway.ts';
+import type { JobLedger } from '../ledger/job-ledger.ts';
+import type { EventPublisher } from '../events/event-publisher.ts';
+import type { DeliveryClaims } from './delivery-claims.ts';
+import type { WebhookSecretSource } from './webhook-secrets.ts';
+import { verifyGithubSignature } from './signature.ts';
+import { parseWorkflowJob } from './workflow-job.ts';
+
+/** GitHub caps webhook payloads at 25 MB and drops larger ones; anything bigger is not from GitHub. */
+export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+export type DeliveryOutcome = 'accepted' | 'duplicate' | 'ignored';
+
+export interface WebhookIntakeDeps {
+  readonly secrets: WebhookSecretSource;
+  readonly claims: DeliveryClaims;
+  readonly ledger: JobLedger;
+  readonly publisher: EventPublisher;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
+  readonly now?: () => Date;
+}
+
+export interface WebhookIntake {
+  /** Always answers: refusals carry their status, anything unexpected is a generic 500. */
+  receive(request: RawRequest): Promise<JsonResponse>;
+}
+
+export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
+  const now = deps.now ?? (() => new Date());
+  const { logger } = deps;
+
+  const handle = async ({ headers, body }: RawRequest): Promise<JsonResponse> => {
+    if (body.length > MAX_BODY_BYTES) {
+      throw new RejectedRequestError(413, `body is ${body.length} bytes; GitHub sends at most ${MAX_BODY_BYTES}`);
+    }
+    // Nothing is read, stored or sent before the signature is known to be good.
+    await verifyGithubSignature(await deps.secrets.current(), body, headers['x-hub-signature-256']);
+
+    const deliveryId = headers['x-github-delivery'];
+    const event = headers['x-github-event'];
+    if (!deliveryId) throw new RejectedRequestError(400, 'missing X-GitHub-Delivery header');
+    if (!event) throw new RejectedRequestError(400, 'missing X-GitHub-Event header');
+    logger.appendKeys({ deliveryId, githubEvent: event });
+
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new RejectedRequestError(400, 'body is not valid JSON');
+    }
+    const action = typeof (payload as { action?: unknown })?.action === 'string' ? (payload as { action: string }).action : null;
+    const answer = (status: number, outcome: DeliveryOutcome, extra: Record<string, unknown> = {}) => ({
+      status,
+      body: { delivery: deliveryId, event, action, outcome, ...extra },
+    });
+
+    if (event === 'ping') return answer(200, 'ignored', { message: 'pong' });
+    if (event !== 'workflow_job') return answer(202, 'ignored', { message: `event ${event} is not handled` });
+    const job = parseWorkflowJob(payload);
+    if (!job) return answer(202, 'ignored', { message: `workflow_job.${action} is not handled` });
+    logger.appendKeys({ jobId: job.jobId, runAttempt: job.runAttempt });
+
+    const bodyHash = createHash('sha256').update(body).digest('hex');
+    const receivedAt = now();
+    const claim = await deps.claims.claim(deliveryId, bodyHash, receivedAt);
+    if (claim === 'duplicate') {
+      logger.info('duplicate delivery: already handled');
+      return answer(200, 'duplicate');
+    }
+    try {
+      const { changed } = await deps.ledger.recordWebhook(job, { deliveryId, bodyHash, receivedAt });
+      if (changed) await deps.publisher.publishWorkflowJob({ ...job, deliveryId });
+      await deps.claims.complete(claim, now());
+      logger.info(changed ? 'job recorded and published' : 'job already at or past this status', {
+        status: job.action,
+      });
+      return answer(202, 'accepted', { jobId: job.jobId, ledger: changed ? 'updated' : 'unchanged' });
+    } catch (error) {
+      // Give the claim back so a redelivery is handled instead of being taken for a duplicate.
+      await deps.claims.release(claim).catch((releaseError: unknown) =>
+        logger.error('could not release the delivery claim; it frees itself when its lease ends', {
+          error: releaseError as Error,
+        }),
+      );
+      throw error;
+    }
+  };
+
+  return {
+    async receive(request) {
+      try {
+        return await handle(request);
+      } catch (error) {
+        if (error instanceof RejectedRequestError) {
+          logger.warn('request refused', { status: error.status, reason: error.message });
+          return { status: error.status, body: { error: error.message } };
+        }
+        logger.error('webhook not handled', { error: error as Error });
+        return { status: 500, body: { error: 'internal error' } };
+      }
+    },
+  };
+};

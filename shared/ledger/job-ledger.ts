@@ -1,0 +1,101 @@
+import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
+import { toAttribute } from '../aws/dynamo-item.ts';
+import type { WorkflowJobEvent } from '../intake/workflow-job.ts';
+import { statusRank, type JobStatus } from './job-status.ts';
+
+/** One row per job id + run attempt: what GitHub told us, and (later) what we launched for it. */
+export const jobKey = (jobId: number, runAttempt: number): string => `${jobId}#${runAttempt}`;
+
+export interface RecordedBy {
+  readonly deliveryId: string;
+  readonly bodyHash: string;
+  readonly receivedAt: Date;
+}
+
+export interface JobLedger {
+  /** Applies a webhook to the job's row. `changed: false` when the row is already at or past it. */
+  recordWebhook(event: WorkflowJobEvent, by: RecordedBy): Promise<{ changed: boolean }>;
+}
+
+const timestampField: Record<WorkflowJobEvent['action'], string> = {
+  waiting: 'queuedAt',
+  queued: 'queuedAt',
+  in_progress: 'startedAt',
+  completed: 'completedAt',
+};
+
+export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobLedger => ({
+  async recordWebhook(event, by) {
+    const status: JobStatus = event.action;
+    const rank = statusRank[status];
+    const at = by.receivedAt.toISOString();
+    const values: Record<string, unknown> = {
+      ':status': status,
+      ':rank': rank,
+      ':jobId': event.jobId,
+      ':runId': event.runId,
+      ':runAttempt': event.runAttempt,
+      ':jobName': event.jobName,
+      ':repository': event.repository,
+      ':owner': event.owner,
+      ':labels': event.labels,
+      ':workflowName': event.workflowName,
+      ':headBranch': event.headBranch,
+      ':installationId': event.installationId,
+      ':bodyHash': by.bodyHash,
+      ':deliveryId': by.deliveryId,
+      ':at': at,
+    };
+    const sets = [
+      '#status = :status',
+      '#rank = :rank',
+      'jobId = :jobId',
+      'runId = :runId',
+      'runAttempt = :runAttempt',
+      'jobName = :jobName',
+      'repository = :repository',
+      '#owner = :owner',
+      'labels = :labels',
+      'workflowName = :workflowName',
+      'headBranch = :headBranch',
+      'installationId = if_not_exists(installationId, :installationId)',
+      'lastBodyHash = :bodyHash',
+      'lastDeliveryId = :deliveryId',
+      'updatedAt = :at',
+      // The first time a state is seen is when it happened; a redelivery does not move it.
+      `${timestampField[event.action]} = if_not_exists(${timestampField[event.action]}, :at)`,
+    ];
+    // GitHub fills runner_name on some queued payloads with a stale value; only a started job has one.
+    if (event.runnerName && (event.action === 'in_progress' || event.action === 'completed')) {
+      sets.push('runnerName = :runnerName');
+      values[':runnerName'] = event.runnerName;
+    }
+    if (event.conclusion) {
+      sets.push('conclusion = :conclusion');
+      values[':conclusion'] = event.conclusion;
+    }
+    // Forward only. A retried delivery of the same body (our own earlier attempt failed after this
+    // write) passes again, so its event is published rather than lost.
+    const conditions = ['attribute_not_exists(pk)', '#rank < :rank', 'lastBodyHash = :bodyHash'];
+    if (rank === 0) conditions.push('(#rank = :rank AND #status <> :status)');
+
+    try {
+      await dynamo('UpdateItem', {
+        TableName: tableName,
+        Key: { pk: { S: jobKey(event.jobId, event.runAttempt) } },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: conditions.join(' OR '),
+        ExpressionAttributeNames: { '#status': 'status', '#rank': 'statusRank', '#owner': 'owner' },
+        ExpressionAttributeValues: Object.fromEntries(
+          Object.entries(values).map(([name, value]) => [name, toAttribute(value)]),
+        ),
+      });
+      return { changed: true };
+    } catch (error) {
+      if (error instanceof AwsServiceError && error.name === 'ConditionalCheckFailedException') {
+        return { changed: false };
+      }
+      throw error;
+    }
+  },
+});

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
+import { crossCheckPools, deploymentConfigSchema, parseYamlConfig } from '../../shared/config/deployment-config.ts';
+
+/** The sandbox's config: a real deployment config plus a `sandbox:` block describing the twin. */
+const sandboxSchema = z.extend(deploymentConfigSchema, {
+  sandbox: z.strictObject({
+    /** Simulated durations are multiplied by this (env SANDBOX_TIME_SCALE). @default 0.05 */
+    timeScale: z._default(z.number().check(z.positive()), 0.05),
+    accountId: z._default(z.string().check(z.regex(/^\d{12}$/)), '111122223333'),
+    secrets: z.strictObject({
+      /** Served by the twin's Secrets Manager as `github.webhookSecretArn` (env WEBHOOK_SECRET). */
+      webhook: z.string().check(z.minLength(1)),
+      /** Slack signing secret (env SLACK_SIGNING_SECRET). */
+      slackSigning: z.string().check(z.minLength(1)),
+    }),
+  }),
+});
+
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
+
+export const defaultSandboxConfigPath = new URL('./sandbox.config.yaml', import.meta.url);
+
+export const loadSandboxConfig = (
+  path: string | URL = defaultSandboxConfigPath,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): SandboxConfig => {
+  const source = String(path).replace(/^file:\/\//, '');
+  const config = parseYamlConfig(readFileSync(path, 'utf8'), sandboxSchema, source, (c) => crossCheckPools(c.pools));
+  if (env.WEBHOOK_SECRET) config.sandbox.secrets.webhook = env.WEBHOOK_SECRET;
+  if (env.SLACK_SIGNING_SECRET) config.sandbox.secrets.slackSigning = env.SLACK_SIGNING_SECRET;
+  if (env.SANDBOX_TIME_SCALE) {
+    const scale = Number(env.SANDBOX_TIME_SCALE);
+    if (!(scale > 0)) throw new Error(`SANDBOX_TIME_SCALE: expected a positive number, got "${env.SANDBOX_TIME_SCALE}"`);
+    config.sandbox.timeScale = scale;
+  }
+  return config;
+};

@@ -1,0 +1,192 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { startTwin, type Twin } from '../twin/twin.ts';
+import { toApiGatewayV2Event } from './api-gateway-event.ts';
+import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
+import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
+import { FaultSpecError } from '../twin/faults.ts';
+
+/**
+ * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
+ * against the twin. Everything listens on 127.0.0.1 only.
+ */
+export interface SandboxOptions {
+  readonly config?: SandboxConfig;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  /** Handler log level (Powertools); the sandbox CLI shows INFO, tests keep quiet. */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+}
+
+export interface DeliveryRow {
+  readonly id: string;
+  readonly event: string;
+  readonly action: string | null;
+  readonly outcome: 'accepted' | 'duplicate' | 'ignored';
+  readonly status: number;
+  readonly receivedAt: string;
+}
+
+export interface Sandbox {
+  readonly url: string;
+  readonly config: SandboxConfig;
+  readonly twin: Twin;
+  readonly deliveries: readonly DeliveryRow[];
+  state(): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** API Gateway HTTP APIs refuse payloads over 10 MB before any Lambda runs. */
+export const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
+
+const functionPath = (name: string) => fileURLToPath(new URL(`../../functions/${name}/handler.ts`, import.meta.url));
+const dashboard = () => readFileSync(new URL('./dashboard.html', import.meta.url));
+
+class BodyTooLargeError extends Error {}
+
+const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume(); // drain without keeping it
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+
+const sendJson = (res: ServerResponse, status: number, body: unknown) => {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+};
+
+export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbox> => {
+  const config = options.config ?? loadSandboxConfig();
+  const twin = await startTwin(config);
+  const lambdaEnv = {
+    ...twin.lambdaEnv,
+    POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
+    POWERTOOLS_DEV: 'true', // readable log lines in a terminal; JSON on AWS
+  };
+  const webhook: TwinLambda = await loadTwinLambda({
+    name: 'github-webhook',
+    modulePath: functionPath('github-webhook'),
+    env: lambdaEnv,
+    timeoutMs: 10_000,
+  });
+  const deliveries: DeliveryRow[] = [];
+
+  const invokeHttp = async (lambda: TwinLambda, req: IncomingMessage, res: ServerResponse) => {
+    let body: Buffer;
+    try {
+      body = await readBody(req, API_GATEWAY_MAX_BODY);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      res.setHeader('connection', 'close');
+      sendJson(res, 413, { message: 'Request Entity Too Large' }); // API Gateway's own answer
+      return undefined;
+    }
+    let result: APIGatewayProxyStructuredResultV2;
+    try {
+      result = await lambda.invoke<APIGatewayProxyStructuredResultV2>(toApiGatewayV2Event(req, body));
+    } catch {
+      sendJson(res, 500, { message: 'Internal Server Error' }); // what API Gateway says when the Lambda fails
+      return undefined;
+    }
+    res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+    res.end(result.body ?? '');
+    return result;
+  };
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
+    'POST /github/webhook': async (req, res) => {
+      const result = await invokeHttp(webhook, req, res);
+      if (!result?.body || (result.statusCode ?? 500) >= 300) return;
+      const answer = JSON.parse(result.body) as Partial<DeliveryRow> & { delivery?: string };
+      if (answer.outcome && answer.delivery) {
+        deliveries.push({
+          id: answer.delivery,
+          event: answer.event ?? '',
+          action: answer.action ?? null,
+          outcome: answer.outcome,
+          status: result.statusCode ?? 200,
+          receivedAt: new Date().toISOString(),
+        });
+      }
+    },
+    'GET /sandbox/state': async (_req, res) => sendJson(res, 200, await state()),
+    'GET /sandbox/faults': async (_req, res) => sendJson(res, 200, { faults: twin.faults.list() }),
+    'POST /sandbox/faults': async (req, res) => {
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      } catch {
+        sendJson(res, 400, { error: 'body must be JSON' });
+        return;
+      }
+      try {
+        sendJson(res, 201, { fault: twin.faults.arm(body) });
+      } catch (error) {
+        if (!(error instanceof FaultSpecError)) throw error;
+        sendJson(res, 400, { error: error.message });
+      }
+    },
+    'DELETE /sandbox/faults': async (_req, res) => {
+      twin.faults.clear();
+      sendJson(res, 200, { faults: [] });
+    },
+    'GET /': async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(dashboard());
+    },
+  };
+
+  const state = async () => ({
+    timeScale: config.sandbox.timeScale,
+    deliveries,
+    ...(await twin.state()),
+    lambdas: { 'github-webhook': webhook.stats },
+  });
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    const route = routes[`${req.method} ${path}`];
+    if (!route) {
+      const known = Object.keys(routes).some((key) => key.endsWith(` ${path}`));
+      sendJson(res, known ? 405 : 404, { error: known ? `${req.method} not allowed on ${path}` : `no route ${path}` });
+      return;
+    }
+    route(req, res).catch((error: unknown) => {
+      console.error(`sandbox: ${req.method} ${path} failed`, error);
+      if (!res.headersSent) sendJson(res, 500, { error: 'sandbox failure' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config,
+    twin,
+    deliveries,
+    state,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await twin.close();
+    },
+  };
+};

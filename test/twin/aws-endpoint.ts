@@ -1,0 +1,161 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FaultInjector } from './faults.ts';
+
+/**
+ * One loopback HTTP endpoint that answers AWS's own wire protocols, so the product's real clients
+ * (SDK v3 and the light JSON client) talk to the twin exactly as they talk to AWS. The service is
+ * read from the SigV4 credential scope, the operation from `X-Amz-Target` (JSON protocols) or the
+ * `Action` form field (EC2's query protocol).
+ */
+export class TwinAwsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus = 400,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export interface TwinAwsRequest {
+  readonly operation: string;
+  /** Parsed JSON for JSON protocols; the flat form fields for EC2's query protocol. */
+  readonly input: Record<string, unknown>;
+  readonly rawBody: string;
+  readonly headers: IncomingMessage['headers'];
+}
+
+export interface TwinAwsService {
+  /** The SDK's lowercase service id, used in fault targets: `ec2`, `dynamodb`, `eventbridge`, … */
+  readonly id: string;
+  /** The SigV4 signing name in the credential scope: `ec2`, `dynamodb`, `events`, `states`, … */
+  readonly signingName: string;
+  readonly protocol: 'json' | 'ec2-query';
+  /** Operation → error codes it can answer with (and their HTTP status), for fault validation. */
+  readonly operations: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** JSON protocols return the output object; EC2 returns the XML body. */
+  handle(request: TwinAwsRequest): Promise<Record<string, unknown> | string>;
+}
+
+export interface AwsCallRecord {
+  readonly target: string;
+  readonly at: number;
+  readonly error?: string;
+}
+
+export interface TwinAwsEndpoint {
+  readonly url: string;
+  readonly calls: readonly AwsCallRecord[];
+  /** Counts by `service:Operation`, for the state and the benchmarks. */
+  count(target: string): number;
+  close(): Promise<void>;
+}
+
+const readBody = (req: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+
+const ec2ErrorXml = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(
+    message,
+  )}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`;
+
+export const escapeXml = (text: string): string =>
+  text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+
+export const startTwinAwsEndpoint = async (
+  services: readonly TwinAwsService[],
+  faults: FaultInjector,
+): Promise<TwinAwsEndpoint> => {
+  const bySigningName = new Map(services.map((service) => [service.signingName, service]));
+  const calls: AwsCallRecord[] = [];
+  const counts = new Map<string, number>();
+
+  const server: Server = createServer(async (req, res) => {
+    const rawBody = await readBody(req);
+    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(req.headers.authorization ?? '');
+    const service = scope ? bySigningName.get(scope[1]!) : undefined;
+    if (!service) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ __type: 'UnrecognizedClientException', message: 'the twin does not serve this service' }));
+      return;
+    }
+    let operation: string;
+    let input: Record<string, unknown>;
+    if (service.protocol === 'json') {
+      operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      input = rawBody ? (JSON.parse(rawBody) as Record<string, unknown>) : {};
+    } else {
+      input = Object.fromEntries(new URLSearchParams(rawBody));
+      operation = String(input.Action ?? '');
+    }
+    const target = `${service.id}:${operation}`;
+    counts.set(target, (counts.get(target) ?? 0) + 1);
+
+    const answerError = (code: string, message: string, status: number, extra: Record<string, unknown> = {}) => {
+      calls.push({ target, at: Date.now(), error: code });
+      if (service.protocol === 'json') {
+        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
+        res.end(JSON.stringify({ __type: code, message, ...extra }));
+      } else {
+        res.writeHead(status, { 'content-type': 'text/xml' });
+        res.end(ec2ErrorXml(code, message));
+      }
+    };
+
+    if (!(operation in service.operations)) {
+      answerError('UnknownOperationException', `the twin does not implement ${target}`, 400);
+      return;
+    }
+    const injected = faults.take(target);
+    if (injected) {
+      answerError(injected.code, injected.message, injected.httpStatus);
+      return;
+    }
+    try {
+      const output = await service.handle({ operation, input, rawBody, headers: req.headers });
+      calls.push({ target, at: Date.now() });
+      if (typeof output === 'string') {
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(output);
+      } else {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify(output));
+      }
+    } catch (error) {
+      if (error instanceof TwinAwsError) answerError(error.code, error.message, error.httpStatus, error.extra);
+      else answerError('InternalFailure', `twin failure: ${(error as Error).message}`, 500);
+    }
+  });
+  // Many SDK clients keep connections alive; do not let a slow close hold the sandbox open.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    count: (target) => counts.get(target) ?? 0,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};
+
+/** Fault catalogue for the injector, derived from the services the endpoint serves. */
+export const faultTargetsOf = (services: readonly TwinAwsService[]) =>
+  new Map(
+    services.flatMap((service) =>
+      Object.entries(service.operations).map(([operation, errors]) => [`${service.id}:${operation}`, errors] as const),
+    ),
+  );

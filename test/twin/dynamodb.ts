@@ -1,0 +1,229 @@
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { TwinAwsError, type TwinAwsRequest, type TwinAwsService } from './aws-endpoint.ts';
+
+/**
+ * DynamoDB through dynalite (a real engine, in memory). dynalite lacks transactions, so the twin
+ * supplies TransactWriteItems: under an exclusive lock it applies each write with its own condition
+ * and, when one fails, restores the items already written, answering
+ * `TransactionCanceledException` with per-item `CancellationReasons` as DynamoDB does.
+ * Every other operation waits while a transaction runs, so none sees a half-applied one.
+ */
+const require = createRequire(import.meta.url);
+const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+
+interface TableResource {
+  Type: string;
+  Properties: {
+    AttributeDefinitions: unknown[];
+    KeySchema: { AttributeName: string; KeyType: string }[];
+    GlobalSecondaryIndexes?: unknown[];
+  };
+}
+
+export const tableDefinitions = (): Record<string, TableResource> =>
+  JSON.parse(readFileSync(new URL('../../infra/dynamodb-tables.json', import.meta.url), 'utf8'));
+
+/** A lock where plain operations share and transactions are alone. */
+class SharedExclusiveLock {
+  #readers = 0;
+  #writer = false;
+  #waiting: (() => void)[] = [];
+
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#writer) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#readers++;
+    try {
+      return await fn();
+    } finally {
+      this.#readers--;
+      this.#wake();
+    }
+  }
+
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#writer || this.#readers > 0) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#writer = true;
+    try {
+      return await fn();
+    } finally {
+      this.#writer = false;
+      this.#wake();
+    }
+  }
+
+  #wake() {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const resolve of waiting) resolve();
+  }
+}
+
+const commonErrors = {
+  ProvisionedThroughputExceededException: 400,
+  RequestLimitExceeded: 400,
+  ResourceNotFoundException: 400,
+  ValidationException: 400,
+};
+const writeErrors = { ...commonErrors, ConditionalCheckFailedException: 400 };
+
+export interface DynamoTwin extends TwinAwsService {
+  /** Every item of a table, for `GET /sandbox/state` (the sandbox reads what the handlers wrote). */
+  scan(tableName: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export const startDynamoTwin = async (): Promise<DynamoTwin> => {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const lock = new SharedExclusiveLock();
+
+  const call = async (operation: string, input: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `DynamoDB_20120810.${operation}`,
+        // dynalite checks that a signature is present, not that it is right.
+        authorization: 'AWS4-HMAC-SHA256 Credential=twin/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        'x-amz-date': '20260101T000000Z',
+      },
+      body: JSON.stringify(input),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : {} };
+  };
+  const callOrThrow = async (operation: string, input: unknown) => {
+    const { status, body } = await call(operation, input);
+    if (status >= 300) {
+      const code = String(body.__type ?? 'InternalFailure').split('#').pop()!;
+      throw new TwinAwsError(code, String(body.message ?? body.Message ?? code), status);
+    }
+    return body;
+  };
+
+  for (const [logicalId, resource] of Object.entries(tableDefinitions())) {
+    const { AttributeDefinitions, KeySchema, GlobalSecondaryIndexes } = resource.Properties;
+    await callOrThrow('CreateTable', {
+      TableName: logicalId,
+      AttributeDefinitions,
+      KeySchema,
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(GlobalSecondaryIndexes ? { GlobalSecondaryIndexes } : {}),
+    });
+  }
+
+  const keyOf = (tableName: string, item: Record<string, unknown>) => {
+    const resource = tableDefinitions()[tableName];
+    if (!resource) throw new TwinAwsError('ResourceNotFoundException', `Requested resource not found: ${tableName}`);
+    return Object.fromEntries(resource.Properties.KeySchema.map(({ AttributeName }) => [AttributeName, item[AttributeName]]));
+  };
+
+  type TransactItem = Record<'Put' | 'Update' | 'Delete' | 'ConditionCheck', Record<string, unknown> | undefined>;
+
+  const transactWrite = async (input: Record<string, unknown>) => {
+    const items = (input.TransactItems ?? []) as TransactItem[];
+    if (items.length === 0 || items.length > 100) {
+      throw new TwinAwsError('ValidationException', 'TransactItems must hold 1 to 100 items');
+    }
+    const steps = items.map((item) => {
+      const [kind, request] = Object.entries(item).find(([, value]) => value !== undefined) ?? [];
+      if (!kind || !request) throw new TwinAwsError('ValidationException', 'each TransactItem needs one operation');
+      if (kind === 'ConditionCheck') {
+        throw new TwinAwsError('ValidationException', 'the twin does not implement ConditionCheck in transactions');
+      }
+      const tableName = String(request.TableName);
+      const key = kind === 'Put' ? keyOf(tableName, request.Item as Record<string, unknown>) : (request.Key as object);
+      return { kind, request, tableName, key };
+    });
+    const identities = steps.map((s) => `${s.tableName}|${JSON.stringify(s.key)}`);
+    if (new Set(identities).size !== identities.length) {
+      throw new TwinAwsError(
+        'ValidationException',
+        'Transaction request cannot include multiple operations on one item',
+      );
+    }
+    return lock.exclusive(async () => {
+      const applied: { tableName: string; key: object; before: unknown }[] = [];
+      for (const [index, step] of steps.entries()) {
+        const before = (await callOrThrow('GetItem', { TableName: step.tableName, Key: step.key, ConsistentRead: true }))
+          .Item;
+        const operation = `${step.kind}Item`;
+        const { status, body } = await call(operation, step.request);
+        if (status < 300) {
+          applied.push({ tableName: step.tableName, key: step.key, before });
+          continue;
+        }
+        // Undo what this transaction already wrote, newest first.
+        for (const done of applied.reverse()) {
+          if (done.before) await callOrThrow('PutItem', { TableName: done.tableName, Item: done.before });
+          else await callOrThrow('DeleteItem', { TableName: done.tableName, Key: done.key });
+        }
+        const code = String(body.__type ?? '').split('#').pop();
+        if (code !== 'ConditionalCheckFailedException') {
+          throw new TwinAwsError(code ?? 'InternalFailure', String(body.message ?? 'transaction item failed'), status);
+        }
+        const reasons = steps.map((_, i) =>
+          i === index ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' } : { Code: 'None' },
+        );
+        throw new TwinAwsError(
+          'TransactionCanceledException',
+          `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+          400,
+          { CancellationReasons: reasons },
+        );
+      }
+      return {};
+    });
+  };
+
+  const passthrough = async ({ operation, input }: TwinAwsRequest) =>
+    lock.shared(async () => {
+      const { status, body } = await call(operation, input);
+      if (status >= 300) {
+        const code = String(body.__type ?? 'InternalFailure').split('#').pop()!;
+        throw new TwinAwsError(code, String(body.message ?? body.Message ?? code), status);
+      }
+      return body;
+    });
+
+  return {
+    id: 'dynamodb',
+    signingName: 'dynamodb',
+    protocol: 'json',
+    operations: {
+      GetItem: commonErrors,
+      PutItem: writeErrors,
+      UpdateItem: writeErrors,
+      DeleteItem: writeErrors,
+      Query: commonErrors,
+      Scan: commonErrors,
+      BatchGetItem: commonErrors,
+      BatchWriteItem: commonErrors,
+      DescribeTable: commonErrors,
+      TransactWriteItems: { ...commonErrors, TransactionCanceledException: 400, TransactionConflictException: 400 },
+    },
+    handle: (request) =>
+      request.operation === 'TransactWriteItems' ? transactWrite(request.input) : passthrough(request),
+    async scan(tableName) {
+      const { fromItem } = await import('../../shared/aws/dynamo-item.ts');
+      const rows: Record<string, unknown>[] = [];
+      let startKey: unknown;
+      do {
+        const page = await passthrough({
+          operation: 'Scan',
+          input: { TableName: tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) },
+          rawBody: '',
+          headers: {},
+        });
+        for (const item of (page.Items ?? []) as Parameters<typeof fromItem>[0][]) rows.push(fromItem(item));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return rows;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+};
