@@ -4,7 +4,7 @@ import { createTwinClock, type TwinClock } from './clock.ts';
 import { startDynamoTwin, type DynamoTwin } from './dynamodb.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
 import { FaultInjector } from './faults.ts';
-import { createSecretsManagerTwin } from './secrets-manager.ts';
+import { createSecretsManagerTwin, type SecretsManagerTwin } from './secrets-manager.ts';
 import { TwinQueue } from './sqs.ts';
 
 /**
@@ -17,6 +17,7 @@ export interface Twin {
   readonly endpoint: TwinAwsEndpoint;
   readonly dynamo: DynamoTwin;
   readonly events: EventBridgeTwin;
+  readonly secrets: SecretsManagerTwin;
   readonly queues: ReadonlyMap<string, TwinQueue>;
   /** Environment every twin Lambda gets: credentials, region, the endpoint, resource names. */
   readonly lambdaEnv: Readonly<Record<string, string>>;
@@ -80,6 +81,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     endpoint,
     dynamo,
     events,
+    secrets,
     queues,
     lambdaEnv: {
       AWS_REGION: config.region,

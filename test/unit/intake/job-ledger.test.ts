@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDynamoJobLedger } from '../../../shared/ledger/job-ledger.ts';
+import type { WorkflowJobEvent } from '../../../shared/intake/workflow-job.ts';
+import { startDynamoForTest } from '../../support/dynamo.ts';
+
+const job = (action: WorkflowJobEvent['action'], extra: Partial<WorkflowJobEvent> = {}): WorkflowJobEvent => ({
+  action,
+  jobId: 42,
+  runId: 7,
+  runAttempt: 1,
+  jobName: 'build',
+  repository: 'acme/app',
+  owner: 'acme',
+  labels: ['self-hosted', 'linux'],
+  workflowName: 'CI',
+  headBranch: 'main',
+  runnerName: null,
+  conclusion: null,
+  installationId: null,
+  createdAt: null,
+  startedAt: null,
+  completedAt: null,
+  ...extra,
+});
+
+describe('job ledger on DynamoDB', () => {
+  let db: Awaited<ReturnType<typeof startDynamoForTest>>;
+  beforeEach(async () => {
+    db = await startDynamoForTest();
+  });
+  afterEach(async () => db.close());
+
+  let n = 0;
+  const by = (at = new Date()) => ({ deliveryId: `d${++n}`, bodyHash: `h${n}`, receivedAt: at });
+  const row = async () => (await db.dynamo.scan('JobsTable'))[0]!;
+
+  it('moves status forward only: a late queued after in_progress changes nothing', async () => {
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    expect(await ledger.recordWebhook(job('queued'), by())).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('in_progress', { runnerName: 'r-42' }), by())).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('queued'), by())).toEqual({ changed: false });
+    expect(await row()).toMatchObject({ status: 'in_progress', runnerName: 'r-42' });
+    expect(await ledger.recordWebhook(job('completed', { conclusion: 'success' }), by())).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('in_progress'), by())).toEqual({ changed: false });
+    expect(await row()).toMatchObject({ status: 'completed', conclusion: 'success' });
+  });
+
+  it('follows queued → waiting → queued (environment approval) and ignores a repeated queued', async () => {
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    expect((await ledger.recordWebhook(job('queued'), by())).changed).toBe(true);
+    expect((await ledger.recordWebhook(job('waiting'), by())).changed).toBe(true);
+    expect((await ledger.recordWebhook(job('queued'), by())).changed).toBe(true);
+    expect((await ledger.recordWebhook(job('queued'), by())).changed).toBe(false);
+    expect((await row()).status).toBe('queued');
+  });
+
+  it('applies the same body again, so a retried delivery whose publish failed is published', async () => {
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    const first = by();
+    await ledger.recordWebhook(job('queued'), first);
+    expect(await ledger.recordWebhook(job('queued'), { ...first, receivedAt: new Date() })).toEqual({ changed: true });
+  });
+
+  it('keys rows by job id and run attempt and keeps the first time a state was seen', async () => {
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    const t1 = new Date('2026-11-23T10:00:00Z');
+    await ledger.recordWebhook(job('queued'), by(t1));
+    await ledger.recordWebhook(job('waiting'), by(new Date('2026-11-23T10:01:00Z')));
+    await ledger.recordWebhook(job('queued', { runAttempt: 2 }), by());
+    const rows = await db.dynamo.scan('JobsTable');
+    expect(rows.map((r) => r.pk).sort()).toEqual(['42#1', '42#2']);
+    expect(rows.find((r) => r.pk === '42#1')!.queuedAt).toBe(t1.toISOString());
+  });
+});
