@@ -4,7 +4,8 @@ import { RejectedRequestError } from '../http/errors.ts';
 const SIGNATURE_FORMAT = /^sha256=[0-9a-f]{64}$/;
 
 /**
- * Checks `X-Hub-Signature-256` against every configured secret (two during a rotation).
+ * Checks `X-Hub-Signature-256` against every configured secret (two during a rotation) and returns
+ * the body as the string that was verified, so the caller parses it without decoding it again.
  * octokit's `verify` compares in constant time; it throws on a missing signature, so the header is
  * checked first and a missing one is a 401, never a 500. Only sha256 is accepted: the legacy
  * `X-Hub-Signature` (sha1) alone is refused.
@@ -13,7 +14,7 @@ export const verifyGithubSignature = async (
   secrets: readonly string[],
   body: Buffer,
   signatureHeader: string | undefined,
-): Promise<void> => {
+): Promise<string> => {
   if (!signatureHeader) throw new RejectedRequestError(401, 'missing X-Hub-Signature-256 header');
   if (!SIGNATURE_FORMAT.test(signatureHeader)) {
     throw new RejectedRequestError(401, 'X-Hub-Signature-256 must be "sha256=" followed by 64 hex digits');
@@ -27,7 +28,7 @@ export const verifyGithubSignature = async (
     throw new RejectedRequestError(401, 'body is not UTF-8, so its signature cannot be verified');
   }
   for (const secret of secrets) {
-    if (await verify(secret, payload, signatureHeader)) return;
+    if (await verify(secret, payload, signatureHeader)) return payload;
   }
   throw new RejectedRequestError(401, 'X-Hub-Signature-256 does not match the body');
 };

@@ -1,7 +1,5 @@
-import * as z from 'zod/mini';
 import { RejectedRequestError } from '../http/errors.ts';
 import type { WorkflowJobAction } from '../ledger/job-status.ts';
-import { describeIssue } from '../config/describe-issue.ts';
 
 /** The part of a `workflow_job` delivery the control plane acts on. */
 export interface WorkflowJobEvent {
@@ -26,57 +24,51 @@ export interface WorkflowJobEvent {
 
 export const trackedActions: readonly WorkflowJobAction[] = ['queued', 'waiting', 'in_progress', 'completed'];
 
-const nullableString = z.optional(z.nullable(z.string()));
+/*
+ * Checked by hand, not with a schema library: zod/mini took 8 µs per delivery here, more than
+ * HMAC-SHA256 + JSON.parse of a 1 KB body together (benchmark, 2026-11-23). Only the fields we
+ * read are checked; GitHub adds fields over time and GHES versions differ.
+ */
+type Json = Record<string, unknown>;
 
-// Loose objects: GitHub adds fields over time and GHES versions differ; only what we use is checked.
-const payloadSchema = z.looseObject({
-  action: z.string(),
-  workflow_job: z.looseObject({
-    id: z.number(),
-    run_id: z.number(),
-    // Older GHES payloads have no run_attempt: the first attempt is 1.
-    run_attempt: z.optional(z.number()),
-    name: z.optional(z.string()),
-    labels: z.array(z.string()),
-    workflow_name: nullableString,
-    head_branch: nullableString,
-    runner_name: nullableString,
-    conclusion: nullableString,
-    created_at: nullableString,
-    started_at: nullableString,
-    completed_at: nullableString,
-  }),
-  repository: z.looseObject({
-    full_name: z.string(),
-    owner: z.looseObject({ login: z.string() }),
-  }),
-  installation: z.optional(z.nullable(z.looseObject({ id: z.number() }))),
-});
+const refuse = (path: string, expected: string): never => {
+  throw new RejectedRequestError(400, `workflow_job payload: ${path}: expected ${expected}`);
+};
+const object = (value: unknown, path: string): Json =>
+  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : refuse(path, 'an object');
+const integer = (value: unknown, path: string): number =>
+  Number.isSafeInteger(value) ? (value as number) : refuse(path, 'an integer');
+const text = (value: unknown, path: string): string => (typeof value === 'string' ? value : refuse(path, 'a string'));
+const optionalText = (value: unknown, path: string): string | null =>
+  value === undefined || value === null ? null : text(value, path);
 
 /** Returns the job event, or undefined for an action we do not track. Throws 400 on a broken payload. */
 export const parseWorkflowJob = (payload: unknown): WorkflowJobEvent | undefined => {
-  const result = z.safeParse(payloadSchema, payload);
-  if (!result.success) {
-    throw new RejectedRequestError(400, `workflow_job payload: ${describeIssue(result.error.issues[0]!)}`);
-  }
-  const { action, workflow_job: job, repository, installation } = result.data;
-  if (!(trackedActions as readonly string[]).includes(action)) return undefined;
-  return {
+  const root = object(payload, '(root)');
+  const action = text(root.action, 'action');
+  const job = object(root.workflow_job, 'workflow_job');
+  const repository = object(root.repository, 'repository');
+  const labels = Array.isArray(job.labels) ? job.labels : refuse('workflow_job.labels', 'an array');
+  labels.forEach((label, i) => text(label, `workflow_job.labels[${i}]`));
+  const installation = root.installation === undefined || root.installation === null ? null : object(root.installation, 'installation');
+  const event: WorkflowJobEvent = {
     action: action as WorkflowJobAction,
-    jobId: job.id,
-    runId: job.run_id,
-    runAttempt: job.run_attempt ?? 1,
-    jobName: job.name ?? '',
-    repository: repository.full_name,
-    owner: repository.owner.login,
-    labels: job.labels,
-    workflowName: job.workflow_name ?? null,
-    headBranch: job.head_branch ?? null,
-    runnerName: job.runner_name ?? null,
-    conclusion: job.conclusion ?? null,
-    installationId: installation?.id ?? null,
-    createdAt: job.created_at ?? null,
-    startedAt: job.started_at ?? null,
-    completedAt: job.completed_at ?? null,
+    jobId: integer(job.id, 'workflow_job.id'),
+    runId: integer(job.run_id, 'workflow_job.run_id'),
+    // Older GHES payloads have no run_attempt: the first attempt is 1.
+    runAttempt: job.run_attempt === undefined ? 1 : integer(job.run_attempt, 'workflow_job.run_attempt'),
+    jobName: optionalText(job.name, 'workflow_job.name') ?? '',
+    repository: text(repository.full_name, 'repository.full_name'),
+    owner: text(object(repository.owner, 'repository.owner').login, 'repository.owner.login'),
+    labels: labels as string[],
+    workflowName: optionalText(job.workflow_name, 'workflow_job.workflow_name'),
+    headBranch: optionalText(job.head_branch, 'workflow_job.head_branch'),
+    runnerName: optionalText(job.runner_name, 'workflow_job.runner_name'),
+    conclusion: optionalText(job.conclusion, 'workflow_job.conclusion'),
+    installationId: installation ? integer(installation.id, 'installation.id') : null,
+    createdAt: optionalText(job.created_at, 'workflow_job.created_at'),
+    startedAt: optionalText(job.started_at, 'workflow_job.started_at'),
+    completedAt: optionalText(job.completed_at, 'workflow_job.completed_at'),
   };
+  return (trackedActions as readonly string[]).includes(action) ? event : undefined;
 };

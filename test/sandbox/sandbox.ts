@@ -19,6 +19,8 @@ export interface SandboxOptions {
   readonly port?: number;
   /** Handler log level (Powertools); the sandbox CLI shows INFO, tests keep quiet. */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  /** Indented logs for a terminal (POWERTOOLS_DEV); off by default so logs are the JSON lines AWS gets. */
+  readonly prettyLogs?: boolean;
 }
 
 export interface DeliveryRow {
@@ -76,7 +78,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   const lambdaEnv = {
     ...twin.lambdaEnv,
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
-    POWERTOOLS_DEV: 'true', // readable log lines in a terminal; JSON on AWS
+    ...(options.prettyLogs ? { POWERTOOLS_DEV: 'true' } : {}),
   };
   const webhook: TwinLambda = await loadTwinLambda({
     name: 'github-webhook',
