@@ -83,7 +83,9 @@ export const createJsonClient = (spec: JsonServiceSpec, connection: AwsConnectio
       .split('#')
       .pop()!
       .split(':')[0]!;
-    const message = String(parsed.message ?? parsed.Message ?? `${operation} failed with HTTP ${response.status}`);
+    const message = String(
+      parsed.message ?? parsed.Message ?? `${operation} failed with HTTP ${response.status}`,
+    );
     throw new AwsServiceError(code, message, response.status, parsed);
   };
 

@@ -26,7 +26,9 @@ const ec2WakeSettings = z.strictObject({
 });
 
 export const poolSchema = z.strictObject({
-  name: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes')),
+  name: z
+    .string()
+    .check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes')),
   provider: z.enum(['codebuild', 'ec2-wake']),
   /** A job matches when every one of its labels is in this list (case-insensitive, GitHub's rule). */
   labels: z.array(nonEmpty).check(z.minLength(1, 'expected at least one label')),
@@ -71,13 +73,16 @@ export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): str
   const problems: string[] = [];
   const byName = new Map<string, number>();
   pools.forEach((pool, i) => {
-    if (byName.has(pool.name)) problems.push(`${at}[${i}].name: "${pool.name}" is already used by ${at}[${byName.get(pool.name)}]`);
+    if (byName.has(pool.name))
+      problems.push(`${at}[${i}].name: "${pool.name}" is already used by ${at}[${byName.get(pool.name)}]`);
     else byName.set(pool.name, i);
     if (pool.workflowName !== undefined) {
       try {
         new RegExp(pool.workflowName);
       } catch (error) {
-        problems.push(`${at}[${i}].workflowName: not a valid regular expression (${(error as Error).message})`);
+        problems.push(
+          `${at}[${i}].workflowName: not a valid regular expression (${(error as Error).message})`,
+        );
       }
     }
     if (pool.provider === 'codebuild' && !pool.codebuild) {
@@ -91,7 +96,7 @@ export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): str
       return;
     }
     const seen = new Set([pool.name]);
-    for (let next: PoolConfig | undefined = pool; next?.fallback !== undefined; ) {
+    for (let next: PoolConfig | undefined = pool; next?.fallback !== undefined;) {
       if (seen.has(next.fallback)) {
         problems.push(`${at}[${i}].fallback: fallbacks loop back to "${next.fallback}"`);
         break;
@@ -122,7 +127,9 @@ export const parseYamlConfig = <S extends z.ZodMiniType>(
   const result = z.safeParse(schema, document ?? {});
   const problems = result.success ? crossCheck(result.data) : result.error.issues.map(describeIssue);
   if (problems.length > 0) {
-    throw new ConfigError(`${source}: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  ${problems.join('\n  ')}`);
+    throw new ConfigError(
+      `${source}: ${problems.length} problem${problems.length > 1 ? 's' : ''}\n  ${problems.join('\n  ')}`,
+    );
   }
   return result.data as z.infer<S>;
 };

@@ -10,7 +10,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 const required = (env: Env, keys: readonly string[]): Record<string, string> => {
   const missing = keys.filter((key) => !env[key]?.trim());
   if (missing.length > 0) {
-    throw new ConfigError(`missing environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+    throw new ConfigError(
+      `missing environment variable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`,
+    );
   }
   return Object.fromEntries(keys.map((key) => [key, env[key]!.trim()]));
 };

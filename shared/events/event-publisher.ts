@@ -1,5 +1,9 @@
 import type { JsonCall } from '../aws/json-client.ts';
-import { WEBHOOK_EVENT_SOURCE, workflowJobDetailType, type WorkflowJobDetail } from './control-plane-events.ts';
+import {
+  WEBHOOK_EVENT_SOURCE,
+  workflowJobDetailType,
+  type WorkflowJobDetail,
+} from './control-plane-events.ts';
 
 export interface EventPublisher {
   publishWorkflowJob(detail: WorkflowJobDetail): Promise<void>;

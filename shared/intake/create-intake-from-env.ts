@@ -12,7 +12,10 @@ export const createIntakeFromEnv = (logger: WebhookIntakeLogger): WebhookIntake 
   const env = readWebhookIntakeEnv();
   const dynamo = createJsonClient(dynamoDbSpec, env.aws);
   return createWebhookIntake({
-    secrets: createSecretsManagerWebhookSecrets(createJsonClient(secretsManagerSpec, env.aws), env.webhookSecretArn),
+    secrets: createSecretsManagerWebhookSecrets(
+      createJsonClient(secretsManagerSpec, env.aws),
+      env.webhookSecretArn,
+    ),
     claims: createDynamoDeliveryClaims(dynamo, env.deliveriesTable),
     ledger: createDynamoJobLedger(dynamo, env.jobsTable),
     publisher: createEventBridgePublisher(createJsonClient(eventBridgeSpec, env.aws), env.eventBusName),

@@ -33,7 +33,10 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
 
   const handle = async ({ headers, body }: RawRequest): Promise<JsonResponse> => {
     if (body.length > MAX_BODY_BYTES) {
-      throw new RejectedRequestError(413, `body is ${body.length} bytes; GitHub sends at most ${MAX_BODY_BYTES}`);
+      throw new RejectedRequestError(
+        413,
+        `body is ${body.length} bytes; GitHub sends at most ${MAX_BODY_BYTES}`,
+      );
     }
     // Nothing is read, stored or sent before the signature is known to be good.
     const signature = headers['x-hub-signature-256'];
@@ -51,7 +54,10 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
     } catch {
       throw new RejectedRequestError(400, 'body is not valid JSON');
     }
-    const action = typeof (payload as { action?: unknown })?.action === 'string' ? (payload as { action: string }).action : null;
+    const action =
+      typeof (payload as { action?: unknown })?.action === 'string'
+        ? (payload as { action: string }).action
+        : null;
     const answer = (status: number, outcome: DeliveryOutcome, extra: Record<string, unknown> = {}) => ({
       status,
       body: { delivery: deliveryId, event, action, outcome, ...extra },

@@ -38,7 +38,10 @@ export const createSecretsManagerWebhookSecrets = (
   };
 };
 
-export const parseWebhookSecrets = (secretString: string | undefined, secretArn: string): readonly string[] => {
+export const parseWebhookSecrets = (
+  secretString: string | undefined,
+  secretArn: string,
+): readonly string[] => {
   const text = secretString ?? '';
   let secrets: string[];
   if (text.trimStart().startsWith('{')) {

@@ -35,10 +35,13 @@ const refuse = (path: string, expected: string): never => {
   throw new RejectedRequestError(400, `workflow_job payload: ${path}: expected ${expected}`);
 };
 const object = (value: unknown, path: string): Json =>
-  value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : refuse(path, 'an object');
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Json)
+    : refuse(path, 'an object');
 const integer = (value: unknown, path: string): number =>
   Number.isSafeInteger(value) ? (value as number) : refuse(path, 'an integer');
-const text = (value: unknown, path: string): string => (typeof value === 'string' ? value : refuse(path, 'a string'));
+const text = (value: unknown, path: string): string =>
+  typeof value === 'string' ? value : refuse(path, 'a string');
 const optionalText = (value: unknown, path: string): string | null =>
   value === undefined || value === null ? null : text(value, path);
 
@@ -50,7 +53,10 @@ export const parseWorkflowJob = (payload: unknown): WorkflowJobEvent | undefined
   const repository = object(root.repository, 'repository');
   const labels = Array.isArray(job.labels) ? job.labels : refuse('workflow_job.labels', 'an array');
   labels.forEach((label, i) => text(label, `workflow_job.labels[${i}]`));
-  const installation = root.installation === undefined || root.installation === null ? null : object(root.installation, 'installation');
+  const installation =
+    root.installation === undefined || root.installation === null
+      ? null
+      : object(root.installation, 'installation');
   const event: WorkflowJobEvent = {
     action: action as WorkflowJobAction,
     jobId: integer(job.id, 'workflow_job.id'),

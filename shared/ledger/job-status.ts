@@ -1,5 +1,6 @@
 /** Job states as the ledger and `GET /sandbox/state` name them. */
-export type JobStatus = 'queued' | 'waiting' | 'dispatched' | 'in_progress' | 'completed' | 'unmatched' | 'failed';
+export type JobStatus =
+  'queued' | 'waiting' | 'dispatched' | 'in_progress' | 'completed' | 'unmatched' | 'failed';
 
 /** The `workflow_job` actions the intake records; any other action is ignored. */
 export type WorkflowJobAction = 'queued' | 'waiting' | 'in_progress' | 'completed';

@@ -4,7 +4,12 @@ import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } f
  * `npm run bench`: figures measured side by side in one run. Absolute times are noisy on a shared
  * 2-core machine; compare the ratios.
  */
-const sections: (() => Promise<string[]> | string[])[] = [benchBundles, benchInit, benchHandlerVsFloor, benchSandboxRoundTrip];
+const sections: (() => Promise<string[]> | string[])[] = [
+  benchBundles,
+  benchInit,
+  benchHandlerVsFloor,
+  benchSandboxRoundTrip,
+];
 for (const section of sections) {
   for (const line of await section()) console.log(line);
   console.log();

@@ -6,7 +6,10 @@ export const percentile = (samples: readonly number[], p: number): number => {
 
 export const median = (samples: readonly number[]): number => percentile(samples, 50);
 
-export const timeMany = async (iterations: number, fn: () => Promise<unknown> | unknown): Promise<number[]> => {
+export const timeMany = async (
+  iterations: number,
+  fn: () => Promise<unknown> | unknown,
+): Promise<number[]> => {
   const samples: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const start = performance.now();

@@ -16,7 +16,8 @@ beforeAll(async () => {
 afterAll(async () => sandbox?.close());
 beforeEach(() => sandbox.twin.faults.clear());
 
-const state = async () => (await fetch(`${sandbox.url}/sandbox/state`)).json() as Promise<Record<string, any>>;
+const state = async () =>
+  (await fetch(`${sandbox.url}/sandbox/state`)).json() as Promise<Record<string, any>>;
 const queuedDelivery = async (jobId = ++nextJobId, options: { deliveryId?: string } = {}) =>
   signedDelivery(workflowJobPayload('queued', { id: jobId, run_id: jobId * 10 }), { secret, ...options });
 const dispatchQueue = () => sandbox.twin.queues.get('DispatchQueue')!;
@@ -46,7 +47,10 @@ describe('POST /github/webhook', () => {
       status: 'queued',
     });
     const event = sandbox.twin.events.archive.at(-1)!;
-    expect(event).toMatchObject({ 'detail-type': 'workflow_job.queued', matchedRules: ['QueuedJobsToDispatch'] });
+    expect(event).toMatchObject({
+      'detail-type': 'workflow_job.queued',
+      matchedRules: ['QueuedJobsToDispatch'],
+    });
     expect(event.detail).toMatchObject({ jobId, labels: ['ubuntu-latest'] });
   });
 
@@ -90,7 +94,10 @@ describe('POST /github/webhook', () => {
       expect((await postDelivery(sandbox.url, delivery)).status).toBe(400);
     }
     const broken = await signedDelivery(undefined, { secret, body: '{"action":"queued","workflow_job":' });
-    expect(await postDelivery(sandbox.url, broken)).toMatchObject({ status: 400, body: { error: 'body is not valid JSON' } });
+    expect(await postDelivery(sandbox.url, broken)).toMatchObject({
+      status: 400,
+      body: { error: 'body is not valid JSON' },
+    });
     expect(await sideEffects()).toEqual(before);
   });
 
@@ -98,7 +105,11 @@ describe('POST /github/webhook', () => {
     const before = await sideEffects();
     const invocations = (await state()).lambdas['github-webhook'].invocations;
     const delivery = await signedDelivery(undefined, { secret, body: ' '.repeat(26 * 1024 * 1024) });
-    const response = await fetch(`${sandbox.url}/github/webhook`, { method: 'POST', headers: delivery.headers, body: delivery.body });
+    const response = await fetch(`${sandbox.url}/github/webhook`, {
+      method: 'POST',
+      headers: delivery.headers,
+      body: delivery.body,
+    });
     expect(response.status).toBe(413);
     expect((await state()).lambdas['github-webhook'].invocations).toBe(invocations);
     expect(await sideEffects()).toEqual(before);
@@ -109,7 +120,10 @@ describe('POST /github/webhook', () => {
     const ping = await signedDelivery({ zen: 'Design for failure.', hook_id: 1 }, { secret, event: 'ping' });
     expect((await postDelivery(sandbox.url, ping)).status).toBe(200);
     const push = await signedDelivery({ ref: 'refs/heads/main' }, { secret, event: 'push' });
-    expect(await postDelivery(sandbox.url, push)).toMatchObject({ status: 202, body: { outcome: 'ignored' } });
+    expect(await postDelivery(sandbox.url, push)).toMatchObject({
+      status: 202,
+      body: { outcome: 'ignored' },
+    });
     const rows = (await state()).deliveries.filter((d: { id: string }) =>
       [ping.headers['x-github-delivery'], push.headers['x-github-delivery']].includes(d.id),
     );
@@ -125,19 +139,34 @@ describe('POST /github/webhook', () => {
     const delivery = await queuedDelivery(jobId);
     expect((await postDelivery(sandbox.url, delivery)).status).toBe(202);
     const events = sandbox.twin.events.archive.length;
-    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
-    const replay = { ...delivery, headers: { ...delivery.headers, 'x-github-delivery': 'a-new-delivery-id' } };
-    expect(await postDelivery(sandbox.url, replay)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 200,
+      body: { outcome: 'duplicate' },
+    });
+    const replay = {
+      ...delivery,
+      headers: { ...delivery.headers, 'x-github-delivery': 'a-new-delivery-id' },
+    };
+    expect(await postDelivery(sandbox.url, replay)).toMatchObject({
+      status: 200,
+      body: { outcome: 'duplicate' },
+    });
     expect(sandbox.twin.events.archive.length).toBe(events);
     const outcomes = (await state()).deliveries
-      .filter((d: { id: string }) => [delivery.headers['x-github-delivery'], 'a-new-delivery-id'].includes(d.id))
+      .filter((d: { id: string }) =>
+        [delivery.headers['x-github-delivery'], 'a-new-delivery-id'].includes(d.id),
+      )
       .map((d: { outcome: string }) => d.outcome);
     expect(outcomes).toEqual(['accepted', 'duplicate', 'duplicate']);
   });
 
   it('moves a job forward only: a late queued after in_progress neither changes the row nor reaches the bus', async () => {
     const jobId = ++nextJobId;
-    const started = workflowJobPayload('in_progress', { id: jobId, run_id: 1, runner_name: `ghes-cp-${jobId}` });
+    const started = workflowJobPayload('in_progress', {
+      id: jobId,
+      run_id: 1,
+      runner_name: `ghes-cp-${jobId}`,
+    });
     expect((await postDelivery(sandbox.url, await signedDelivery(started, { secret }))).status).toBe(202);
     const events = sandbox.twin.events.archive.length;
     const late = await postDelivery(sandbox.url, await queuedDelivery(jobId));
@@ -164,22 +193,34 @@ describe('POST /github/webhook', () => {
     expect((await postDelivery(sandbox.url, delivery)).status).toBe(202);
   });
 
-  it('answers 500 when the bus is down and handles GitHub\'s redelivery of it exactly once', async () => {
+  it("answers 500 when the bus is down and handles GitHub's redelivery of it exactly once", async () => {
     const jobId = ++nextJobId;
     const delivery = await queuedDelivery(jobId);
     // More failures than the client's three tries.
     sandbox.twin.faults.arm({ target: 'eventbridge:PutEvents', error: 'InternalException', count: 3 });
     expect((await postDelivery(sandbox.url, delivery)).status).toBe(500);
     const events = sandbox.twin.events.archive.length;
-    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({ status: 202, body: { outcome: 'accepted' } });
-    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
-    const published = sandbox.twin.events.archive.slice(events).filter((e) => (e.detail as { jobId: number }).jobId === jobId);
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 202,
+      body: { outcome: 'accepted' },
+    });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 200,
+      body: { outcome: 'duplicate' },
+    });
+    const published = sandbox.twin.events.archive
+      .slice(events)
+      .filter((e) => (e.detail as { jobId: number }).jobId === jobId);
     expect(published).toHaveLength(1);
   });
 
   it('answers 500 and stores nothing when DynamoDB refuses the claim', async () => {
     const jobId = ++nextJobId;
-    sandbox.twin.faults.arm({ target: 'dynamodb:TransactWriteItems', error: 'InternalServerError', count: 3 });
+    sandbox.twin.faults.arm({
+      target: 'dynamodb:TransactWriteItems',
+      error: 'InternalServerError',
+      count: 3,
+    });
     expect((await postDelivery(sandbox.url, await queuedDelivery(jobId))).status).toBe(500);
     expect(await jobRow(jobId)).toBeUndefined();
   });
@@ -193,7 +234,9 @@ describe('POST /github/webhook', () => {
       const jobId = ++nextJobId;
       const withOld = await signedDelivery(workflowJobPayload('queued', { id: jobId }), { secret });
       expect((await postDelivery(rotating.url, withOld)).status).toBe(202);
-      const withNew = await signedDelivery(workflowJobPayload('queued', { id: jobId + 1 }), { secret: 'rotated-secret' });
+      const withNew = await signedDelivery(workflowJobPayload('queued', { id: jobId + 1 }), {
+        secret: 'rotated-secret',
+      });
       expect((await postDelivery(rotating.url, withNew)).status).toBe(202);
     } finally {
       await rotating.close();
@@ -204,11 +247,16 @@ describe('POST /github/webhook', () => {
 describe('sandbox faults API', () => {
   it('arms a known fault with 201 and refuses an unknown target or error with 400 naming it', async () => {
     const post = (body: unknown) =>
-      fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({
-        status: r.status,
-        body: await r.json(),
-      }));
-    expect((await post({ target: 'dynamodb:PutItem', error: 'ProvisionedThroughputExceededException', count: 1 })).status).toBe(201);
+      fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(body) }).then(
+        async (r) => ({
+          status: r.status,
+          body: await r.json(),
+        }),
+      );
+    expect(
+      (await post({ target: 'dynamodb:PutItem', error: 'ProvisionedThroughputExceededException', count: 1 }))
+        .status,
+    ).toBe(201);
     expect(await post({ target: 'dynamo:PutItem', error: 'X', count: 1 })).toMatchObject({
       status: 400,
       body: { error: expect.stringContaining('"dynamo:PutItem" is not a twin operation') },
@@ -217,7 +265,9 @@ describe('sandbox faults API', () => {
       status: 400,
       body: { error: expect.stringContaining('"NoSuchError" is not an error dynamodb:PutItem answers with') },
     });
-    expect((await post({ target: 'dynamodb:PutItem', error: 'ThrottlingException', probability: 2 })).status).toBe(400);
+    expect(
+      (await post({ target: 'dynamodb:PutItem', error: 'ThrottlingException', probability: 2 })).status,
+    ).toBe(400);
     const cleared = await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
     expect(cleared.status).toBe(200);
     expect((await state()).faults).toEqual([]);

@@ -6,7 +6,8 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
  * Builds the event API Gateway's HTTP API (payload format 2.0) hands a Lambda: lower-cased headers
  * with repeated values joined by commas, and the body as text only when it is text, else base64.
  */
-const textual = /^(text\/|application\/(json|[\w.+-]+\+json|xml|[\w.+-]+\+xml|javascript|x-www-form-urlencoded))/i;
+const textual =
+  /^(text\/|application\/(json|[\w.+-]+\+json|xml|[\w.+-]+\+xml|javascript|x-www-form-urlencoded))/i;
 
 export const toApiGatewayV2Event = (req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 => {
   const url = new URL(req.url ?? '/', 'http://sandbox');

@@ -5,7 +5,12 @@ import { loadSandboxConfig } from './sandbox-config.ts';
 const port = Number(process.env.PORT ?? 8787);
 const configPath = process.env.SANDBOX_CONFIG;
 const config = configPath ? loadSandboxConfig(configPath) : loadSandboxConfig();
-const sandbox = await startSandbox({ config, port, logLevel: (process.env.LOG_LEVEL as 'INFO') ?? 'INFO', prettyLogs: true });
+const sandbox = await startSandbox({
+  config,
+  port,
+  logLevel: (process.env.LOG_LEVEL as 'INFO') ?? 'INFO',
+  prettyLogs: true,
+});
 
 console.log(`ghes-control-plane sandbox on ${sandbox.url}
   dashboard        ${sandbox.url}/

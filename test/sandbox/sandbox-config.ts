@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
-import { crossCheckPools, deploymentConfigSchema, parseYamlConfig } from '../../shared/config/deployment-config.ts';
+import {
+  crossCheckPools,
+  deploymentConfigSchema,
+  parseYamlConfig,
+} from '../../shared/config/deployment-config.ts';
 
 /** The sandbox's config: a real deployment config plus a `sandbox:` block describing the twin. */
 const sandboxSchema = z.extend(deploymentConfigSchema, {
@@ -26,12 +30,15 @@ export const loadSandboxConfig = (
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): SandboxConfig => {
   const source = String(path).replace(/^file:\/\//, '');
-  const config = parseYamlConfig(readFileSync(path, 'utf8'), sandboxSchema, source, (c) => crossCheckPools(c.pools));
+  const config = parseYamlConfig(readFileSync(path, 'utf8'), sandboxSchema, source, (c) =>
+    crossCheckPools(c.pools),
+  );
   if (env.WEBHOOK_SECRET) config.sandbox.secrets.webhook = env.WEBHOOK_SECRET;
   if (env.SLACK_SIGNING_SECRET) config.sandbox.secrets.slackSigning = env.SLACK_SIGNING_SECRET;
   if (env.SANDBOX_TIME_SCALE) {
     const scale = Number(env.SANDBOX_TIME_SCALE);
-    if (!(scale > 0)) throw new Error(`SANDBOX_TIME_SCALE: expected a positive number, got "${env.SANDBOX_TIME_SCALE}"`);
+    if (!(scale > 0))
+      throw new Error(`SANDBOX_TIME_SCALE: expected a positive number, got "${env.SANDBOX_TIME_SCALE}"`);
     config.sandbox.timeScale = scale;
   }
   return config;

@@ -44,7 +44,8 @@ export interface Sandbox {
 /** API Gateway HTTP APIs refuse payloads over 10 MB before any Lambda runs. */
 export const API_GATEWAY_MAX_BODY = 10 * 1024 * 1024;
 
-const functionPath = (name: string) => fileURLToPath(new URL(`../../functions/${name}/handler.ts`, import.meta.url));
+const functionPath = (name: string) =>
+  fileURLToPath(new URL(`../../functions/${name}/handler.ts`, import.meta.url));
 const dashboard = () => readFileSync(new URL('./dashboard.html', import.meta.url));
 
 class BodyTooLargeError extends Error {}
@@ -165,7 +166,9 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     const route = routes[`${req.method} ${path}`];
     if (!route) {
       const known = Object.keys(routes).some((key) => key.endsWith(` ${path}`));
-      sendJson(res, known ? 405 : 404, { error: known ? `${req.method} not allowed on ${path}` : `no route ${path}` });
+      sendJson(res, known ? 405 : 404, {
+        error: known ? `${req.method} not allowed on ${path}` : `no route ${path}`,
+      });
       return;
     }
     route(req, res).catch((error: unknown) => {

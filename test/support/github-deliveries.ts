@@ -8,7 +8,10 @@ import { sign } from '@octokit/webhooks-methods';
  */
 const require = createRequire(import.meta.url);
 type Example = { action: string; workflow_job: Record<string, unknown> } & Record<string, unknown>;
-const examples: { name: string; examples: Example[] }[] = require('@octokit/webhooks-examples/api.github.com/index.json');
+const examples: {
+  name: string;
+  examples: Example[];
+}[] = require('@octokit/webhooks-examples/api.github.com/index.json');
 
 const workflowJobExamples = examples.find((e) => e.name === 'workflow_job')!.examples;
 

@@ -69,7 +69,10 @@ const ec2ErrorXml = (code: string, message: string) =>
   )}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`;
 
 export const escapeXml = (text: string): string =>
-  text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  text.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
+  );
 
 export const startTwinAwsEndpoint = async (
   services: readonly TwinAwsService[],
@@ -81,17 +84,27 @@ export const startTwinAwsEndpoint = async (
 
   const server: Server = createServer(async (req, res) => {
     const rawBody = await readBody(req);
-    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(req.headers.authorization ?? '');
+    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(
+      req.headers.authorization ?? '',
+    );
     const service = scope ? bySigningName.get(scope[1]!) : undefined;
     if (!service) {
       res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ __type: 'UnrecognizedClientException', message: 'the twin does not serve this service' }));
+      res.end(
+        JSON.stringify({
+          __type: 'UnrecognizedClientException',
+          message: 'the twin does not serve this service',
+        }),
+      );
       return;
     }
     let operation: string;
     let input: Record<string, unknown>;
     if (service.protocol === 'json') {
-      operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      operation =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? '';
       input = rawBody ? (JSON.parse(rawBody) as Record<string, unknown>) : {};
     } else {
       input = Object.fromEntries(new URLSearchParams(rawBody));
@@ -100,7 +113,12 @@ export const startTwinAwsEndpoint = async (
     const target = `${service.id}:${operation}`;
     counts.set(target, (counts.get(target) ?? 0) + 1);
 
-    const answerError = (code: string, message: string, status: number, extra: Record<string, unknown> = {}) => {
+    const answerError = (
+      code: string,
+      message: string,
+      status: number,
+      extra: Record<string, unknown> = {},
+    ) => {
       calls.push({ target, at: Date.now(), error: code });
       if (service.protocol === 'json') {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
@@ -131,7 +149,8 @@ export const startTwinAwsEndpoint = async (
         res.end(JSON.stringify(output));
       }
     } catch (error) {
-      if (error instanceof TwinAwsError) answerError(error.code, error.message, error.httpStatus, error.extra);
+      if (error instanceof TwinAwsError)
+        answerError(error.code, error.message, error.httpStatus, error.extra);
       else answerError('InternalFailure', `twin failure: ${(error as Error).message}`, 500);
     }
   });
@@ -156,6 +175,8 @@ export const startTwinAwsEndpoint = async (
 export const faultTargetsOf = (services: readonly TwinAwsService[]) =>
   new Map(
     services.flatMap((service) =>
-      Object.entries(service.operations).map(([operation, errors]) => [`${service.id}:${operation}`, errors] as const),
+      Object.entries(service.operations).map(
+        ([operation, errors]) => [`${service.id}:${operation}`, errors] as const,
+      ),
     ),
   );

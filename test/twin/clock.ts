@@ -16,10 +16,13 @@ export const createTwinClock = (timeScale: number): TwinClock => {
   if (!(timeScale > 0)) throw new Error(`timeScale must be a positive number, got ${timeScale}`);
   const timers = new Set<NodeJS.Timeout>();
   const after = (simulatedMs: number, fn: () => void) => {
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      fn();
-    }, Math.max(0, simulatedMs * timeScale));
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        fn();
+      },
+      Math.max(0, simulatedMs * timeScale),
+    );
     timers.add(timer);
     return () => {
       clearTimeout(timer);

@@ -44,7 +44,8 @@ class SharedExclusiveLock {
   }
 
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.#writer || this.#readers > 0) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    while (this.#writer || this.#readers > 0)
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
     this.#writer = true;
     try {
       return await fn();
@@ -81,14 +82,18 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const lock = new SharedExclusiveLock();
 
-  const call = async (operation: string, input: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const call = async (
+    operation: string,
+    input: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> }> => {
     const response = await fetch(url, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-amz-json-1.0',
         'x-amz-target': `DynamoDB_20120810.${operation}`,
         // dynalite checks that a signature is present, not that it is right.
-        authorization: 'AWS4-HMAC-SHA256 Credential=twin/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=twin/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
         'x-amz-date': '20260101T000000Z',
       },
       body: JSON.stringify(input),
@@ -99,7 +104,9 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
   const callOrThrow = async (operation: string, input: unknown) => {
     const { status, body } = await call(operation, input);
     if (status >= 300) {
-      const code = String(body.__type ?? 'InternalFailure').split('#').pop()!;
+      const code = String(body.__type ?? 'InternalFailure')
+        .split('#')
+        .pop()!;
       throw new TwinAwsError(code, String(body.message ?? body.Message ?? code), status);
     }
     return body;
@@ -118,11 +125,17 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
 
   const keyOf = (tableName: string, item: Record<string, unknown>) => {
     const resource = tableDefinitions()[tableName];
-    if (!resource) throw new TwinAwsError('ResourceNotFoundException', `Requested resource not found: ${tableName}`);
-    return Object.fromEntries(resource.Properties.KeySchema.map(({ AttributeName }) => [AttributeName, item[AttributeName]]));
+    if (!resource)
+      throw new TwinAwsError('ResourceNotFoundException', `Requested resource not found: ${tableName}`);
+    return Object.fromEntries(
+      resource.Properties.KeySchema.map(({ AttributeName }) => [AttributeName, item[AttributeName]]),
+    );
   };
 
-  type TransactItem = Record<'Put' | 'Update' | 'Delete' | 'ConditionCheck', Record<string, unknown> | undefined>;
+  type TransactItem = Record<
+    'Put' | 'Update' | 'Delete' | 'ConditionCheck',
+    Record<string, unknown> | undefined
+  >;
 
   const transactWrite = async (input: Record<string, unknown>) => {
     const items = (input.TransactItems ?? []) as TransactItem[];
@@ -131,12 +144,17 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
     }
     const steps = items.map((item) => {
       const [kind, request] = Object.entries(item).find(([, value]) => value !== undefined) ?? [];
-      if (!kind || !request) throw new TwinAwsError('ValidationException', 'each TransactItem needs one operation');
+      if (!kind || !request)
+        throw new TwinAwsError('ValidationException', 'each TransactItem needs one operation');
       if (kind === 'ConditionCheck') {
-        throw new TwinAwsError('ValidationException', 'the twin does not implement ConditionCheck in transactions');
+        throw new TwinAwsError(
+          'ValidationException',
+          'the twin does not implement ConditionCheck in transactions',
+        );
       }
       const tableName = String(request.TableName);
-      const key = kind === 'Put' ? keyOf(tableName, request.Item as Record<string, unknown>) : (request.Key as object);
+      const key =
+        kind === 'Put' ? keyOf(tableName, request.Item as Record<string, unknown>) : (request.Key as object);
       return { kind, request, tableName, key };
     });
     const identities = steps.map((s) => `${s.tableName}|${JSON.stringify(s.key)}`);
@@ -149,8 +167,9 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
     return lock.exclusive(async () => {
       const applied: { tableName: string; key: object; before: unknown }[] = [];
       for (const [index, step] of steps.entries()) {
-        const before = (await callOrThrow('GetItem', { TableName: step.tableName, Key: step.key, ConsistentRead: true }))
-          .Item;
+        const before = (
+          await callOrThrow('GetItem', { TableName: step.tableName, Key: step.key, ConsistentRead: true })
+        ).Item;
         const operation = `${step.kind}Item`;
         const { status, body } = await call(operation, step.request);
         if (status < 300) {
@@ -162,12 +181,20 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
           if (done.before) await callOrThrow('PutItem', { TableName: done.tableName, Item: done.before });
           else await callOrThrow('DeleteItem', { TableName: done.tableName, Key: done.key });
         }
-        const code = String(body.__type ?? '').split('#').pop();
+        const code = String(body.__type ?? '')
+          .split('#')
+          .pop();
         if (code !== 'ConditionalCheckFailedException') {
-          throw new TwinAwsError(code ?? 'InternalFailure', String(body.message ?? 'transaction item failed'), status);
+          throw new TwinAwsError(
+            code ?? 'InternalFailure',
+            String(body.message ?? 'transaction item failed'),
+            status,
+          );
         }
         const reasons = steps.map((_, i) =>
-          i === index ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' } : { Code: 'None' },
+          i === index
+            ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
+            : { Code: 'None' },
         );
         throw new TwinAwsError(
           'TransactionCanceledException',
@@ -184,7 +211,9 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
     lock.shared(async () => {
       const { status, body } = await call(operation, input);
       if (status >= 300) {
-        const code = String(body.__type ?? 'InternalFailure').split('#').pop()!;
+        const code = String(body.__type ?? 'InternalFailure')
+          .split('#')
+          .pop()!;
         throw new TwinAwsError(code, String(body.message ?? body.Message ?? code), status);
       }
       return body;
@@ -204,7 +233,11 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
       BatchGetItem: commonErrors,
       BatchWriteItem: commonErrors,
       DescribeTable: commonErrors,
-      TransactWriteItems: { ...commonErrors, TransactionCanceledException: 400, TransactionConflictException: 400 },
+      TransactWriteItems: {
+        ...commonErrors,
+        TransactionCanceledException: 400,
+        TransactionConflictException: 400,
+      },
     },
     handle: (request) =>
       request.operation === 'TransactWriteItems' ? transactWrite(request.input) : passthrough(request),

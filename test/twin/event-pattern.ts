@@ -34,5 +34,9 @@ export const matchesPattern = (event: Record<string, unknown>, pattern: Pattern)
           : values.some((v) => matchesValue(v, c)),
       );
     }
-    return value !== null && typeof value === 'object' && matchesPattern(value as Record<string, unknown>, condition as Pattern);
+    return (
+      value !== null &&
+      typeof value === 'object' &&
+      matchesPattern(value as Record<string, unknown>, condition as Pattern)
+    );
   });

@@ -38,7 +38,8 @@ export const createEventBridgeTwin = (options: {
 }): EventBridgeTwin => {
   const rules = eventRules();
   for (const [name, rule] of Object.entries(rules)) {
-    if (!options.queues.has(rule.targetQueue)) throw new Error(`rule ${name}: no queue ${rule.targetQueue} in the twin`);
+    if (!options.queues.has(rule.targetQueue))
+      throw new Error(`rule ${name}: no queue ${rule.targetQueue} in the twin`);
   }
   const archive: ArchivedEvent[] = [];
 
@@ -56,7 +57,10 @@ export const createEventBridgeTwin = (options: {
       const results = entries.map((entry) => {
         const busName = entry.EventBusName ?? 'default';
         if (busName !== options.busName && !busName.endsWith(`:event-bus/${options.busName}`)) {
-          return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${busName} does not exist.` };
+          return {
+            ErrorCode: 'ResourceNotFoundException',
+            ErrorMessage: `Event bus ${busName} does not exist.`,
+          };
         }
         let detail: unknown;
         try {
@@ -78,7 +82,9 @@ export const createEventBridgeTwin = (options: {
           resources: [],
           detail,
         };
-        const matched = Object.entries(rules).filter(([, rule]) => matchesPattern(event, rule.eventPattern as never));
+        const matched = Object.entries(rules).filter(([, rule]) =>
+          matchesPattern(event, rule.eventPattern as never),
+        );
         for (const [, rule] of matched) options.queues.get(rule.targetQueue)!.send(JSON.stringify(event));
         archive.push({ ...event, matchedRules: matched.map(([name]) => name) });
         return { EventId: event.id };

@@ -58,7 +58,9 @@ export class FaultInjector {
 
   arm(body: unknown): ArmedFault {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new FaultSpecError('body must be a JSON object {"target","error",("count"|"probability"|"ratePerSecond")}');
+      throw new FaultSpecError(
+        'body must be a JSON object {"target","error",("count"|"probability"|"ratePerSecond")}',
+      );
     }
     const spec = body as Record<string, unknown>;
     const known = ['target', 'error', 'message', 'count', 'probability', 'ratePerSecond'];
@@ -77,19 +79,26 @@ export class FaultInjector {
         `error: "${String(error)}" is not an error ${target} answers with; known: ${Object.keys(allowed).sort().join(', ')}`,
       );
     }
-    const modes = (['count', 'probability', 'ratePerSecond'] as const).filter((key) => spec[key] !== undefined);
+    const modes = (['count', 'probability', 'ratePerSecond'] as const).filter(
+      (key) => spec[key] !== undefined,
+    );
     if (modes.length !== 1) throw new FaultSpecError('give exactly one of count, probability, ratePerSecond');
     const mode = modes[0]!;
     const value = spec[mode];
     const valid =
       typeof value === 'number' &&
-      (mode === 'probability' ? value > 0 && value <= 1 : Number.isInteger(value) && value >= (mode === 'count' ? 1 : 0));
+      (mode === 'probability'
+        ? value > 0 && value <= 1
+        : Number.isInteger(value) && value >= (mode === 'count' ? 1 : 0));
     if (!valid) {
       throw new FaultSpecError(
-        mode === 'probability' ? 'probability: expected a number in (0, 1]' : `${mode}: expected a whole number ≥ ${mode === 'count' ? 1 : 0}`,
+        mode === 'probability'
+          ? 'probability: expected a number in (0, 1]'
+          : `${mode}: expected a whole number ≥ ${mode === 'count' ? 1 : 0}`,
       );
     }
-    if (spec.message !== undefined && typeof spec.message !== 'string') throw new FaultSpecError('message: expected a string');
+    if (spec.message !== undefined && typeof spec.message !== 'string')
+      throw new FaultSpecError('message: expected a string');
     const fault: ArmedFault = {
       id: this.#nextId++,
       target,

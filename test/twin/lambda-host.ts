@@ -63,7 +63,8 @@ export const loadTwinLambda = async (options: {
           module.handler(event, context),
           new Promise((_, reject) => {
             timer = setTimeout(
-              () => reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`)),
+              () =>
+                reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`)),
               options.timeoutMs,
             );
           }),

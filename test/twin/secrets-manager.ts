@@ -19,8 +19,13 @@ export const createSecretsManagerTwin = (): SecretsManagerTwin => {
     },
     async handle({ input }) {
       const id = String(input.SecretId ?? '');
-      const found = secrets.get(id) ?? [...secrets.entries()].find(([arn]) => arn.split(':').pop()?.startsWith(id))?.[1];
-      if (!found) throw new TwinAwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      const found =
+        secrets.get(id) ?? [...secrets.entries()].find(([arn]) => arn.split(':').pop()?.startsWith(id))?.[1];
+      if (!found)
+        throw new TwinAwsError(
+          'ResourceNotFoundException',
+          "Secrets Manager can't find the specified secret.",
+        );
       return {
         ARN: id,
         Name: id.split(':').pop(),

@@ -1,5 +1,10 @@
 import type { SandboxConfig } from '../sandbox/sandbox-config.ts';
-import { startTwinAwsEndpoint, faultTargetsOf, type TwinAwsEndpoint, type TwinAwsService } from './aws-endpoint.ts';
+import {
+  startTwinAwsEndpoint,
+  faultTargetsOf,
+  type TwinAwsEndpoint,
+  type TwinAwsService,
+} from './aws-endpoint.ts';
 import { createTwinClock, type TwinClock } from './clock.ts';
 import { startDynamoTwin, type DynamoTwin } from './dynamodb.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
@@ -29,7 +34,12 @@ export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable' } as co
 export const EVENT_BUS_NAME = 'ghes-control-plane';
 
 /** The SQS settings serverless.yml deploys for the dispatch queue (visibility ≥ 6 × Lambda timeout). */
-const dispatchQueueOptions = { visibilityTimeoutMs: 180_000, maxReceiveCount: 5, batchSize: 10, concurrency: 5 };
+const dispatchQueueOptions = {
+  visibilityTimeoutMs: 180_000,
+  maxReceiveCount: 5,
+  batchSize: 10,
+  concurrency: 5,
+};
 
 export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
@@ -104,7 +114,11 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         appliances: [],
         slack: [],
         faults: faults.list(),
-        queues: [...queues.values()].map((q) => ({ name: q.name, depth: q.depth, deadLetters: q.deadLetters.length })),
+        queues: [...queues.values()].map((q) => ({
+          name: q.name,
+          depth: q.depth,
+          deadLetters: q.deadLetters.length,
+        })),
         events: { archived: events.archive.length },
       };
     },

@@ -48,7 +48,9 @@ describe('deployment config', () => {
   });
 
   it('refuses a fallback that names no pool, or that loops', () => {
-    expect(problemsOf(`${base}pools:${pool('    fallback: nowhere')}`)).toContain('pools[0].fallback: no pool named "nowhere"');
+    expect(problemsOf(`${base}pools:${pool('    fallback: nowhere')}`)).toContain(
+      'pools[0].fallback: no pool named "nowhere"',
+    );
     const loop = `${base}pools:${pool('    fallback: b')}
   - name: b
     provider: codebuild

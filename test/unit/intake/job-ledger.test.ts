@@ -3,7 +3,10 @@ import { createDynamoJobLedger } from '../../../shared/ledger/job-ledger.ts';
 import type { WorkflowJobEvent } from '../../../shared/intake/workflow-job.ts';
 import { startDynamoForTest } from '../../support/dynamo.ts';
 
-const job = (action: WorkflowJobEvent['action'], extra: Partial<WorkflowJobEvent> = {}): WorkflowJobEvent => ({
+const job = (
+  action: WorkflowJobEvent['action'],
+  extra: Partial<WorkflowJobEvent> = {},
+): WorkflowJobEvent => ({
   action,
   jobId: 42,
   runId: 7,
@@ -37,10 +40,14 @@ describe('job ledger on DynamoDB', () => {
   it('moves status forward only: a late queued after in_progress changes nothing', async () => {
     const ledger = createDynamoJobLedger(db.call, 'JobsTable');
     expect(await ledger.recordWebhook(job('queued'), by())).toEqual({ changed: true });
-    expect(await ledger.recordWebhook(job('in_progress', { runnerName: 'r-42' }), by())).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('in_progress', { runnerName: 'r-42' }), by())).toEqual({
+      changed: true,
+    });
     expect(await ledger.recordWebhook(job('queued'), by())).toEqual({ changed: false });
     expect(await row()).toMatchObject({ status: 'in_progress', runnerName: 'r-42' });
-    expect(await ledger.recordWebhook(job('completed', { conclusion: 'success' }), by())).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('completed', { conclusion: 'success' }), by())).toEqual({
+      changed: true,
+    });
     expect(await ledger.recordWebhook(job('in_progress'), by())).toEqual({ changed: false });
     expect(await row()).toMatchObject({ status: 'completed', conclusion: 'success' });
   });
@@ -58,7 +65,9 @@ describe('job ledger on DynamoDB', () => {
     const ledger = createDynamoJobLedger(db.call, 'JobsTable');
     const first = by();
     await ledger.recordWebhook(job('queued'), first);
-    expect(await ledger.recordWebhook(job('queued'), { ...first, receivedAt: new Date() })).toEqual({ changed: true });
+    expect(await ledger.recordWebhook(job('queued'), { ...first, receivedAt: new Date() })).toEqual({
+      changed: true,
+    });
   });
 
   it('keys rows by job id and run attempt and keeps the first time a state was seen', async () => {

@@ -84,7 +84,10 @@ describe('webhook intake', () => {
   it('checks the signature before the other headers', async () => {
     const { intake } = fakes();
     const response = await intake.receive(
-      await request({}, { 'x-github-delivery': undefined, 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) }),
+      await request(
+        {},
+        { 'x-github-delivery': undefined, 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) },
+      ),
     );
     expect(response.status).toBe(401);
   });
@@ -94,7 +97,9 @@ describe('webhook intake', () => {
     ['x-github-event', /X-GitHub-Event/],
   ])('answers 400 naming %s when it is absent', async (header, message) => {
     const { intake, effects } = fakes();
-    const response = await intake.receive(await request(workflowJobPayload('queued'), { [header]: undefined }));
+    const response = await intake.receive(
+      await request(workflowJobPayload('queued'), { [header]: undefined }),
+    );
     expect(response.status).toBe(400);
     expect(String(response.body.error)).toMatch(message);
     expect(effects).toEqual([]);
@@ -111,7 +116,10 @@ describe('webhook intake', () => {
     const { intake, effects } = fakes();
     const payload = workflowJobPayload('queued', { labels: 'self-hosted' });
     const response = await intake.receive(await request(payload));
-    expect(response).toMatchObject({ status: 400, body: { error: 'workflow_job payload: workflow_job.labels: expected an array' } });
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: 'workflow_job payload: workflow_job.labels: expected an array' },
+    });
     expect(effects).toEqual([]);
   });
 
@@ -124,10 +132,16 @@ describe('webhook intake', () => {
 
   it('answers ping with 200 and ignores other events with 202, storing nothing', async () => {
     const { intake, effects } = fakes();
-    expect((await intake.receive(await request({ zen: 'Keep it simple.' }, { 'x-github-event': 'ping' }))).status).toBe(200);
-    const push = await intake.receive(await request({ ref: 'refs/heads/main' }, { 'x-github-event': 'push' }));
+    expect(
+      (await intake.receive(await request({ zen: 'Keep it simple.' }, { 'x-github-event': 'ping' }))).status,
+    ).toBe(200);
+    const push = await intake.receive(
+      await request({ ref: 'refs/heads/main' }, { 'x-github-event': 'push' }),
+    );
     expect(push).toMatchObject({ status: 202, body: { outcome: 'ignored' } });
-    const other = await intake.receive(await request(workflowJobPayload('queued', {}, { action: 'requested' })));
+    const other = await intake.receive(
+      await request(workflowJobPayload('queued', {}, { action: 'requested' })),
+    );
     expect(other).toMatchObject({ status: 202, body: { outcome: 'ignored' } });
     expect(effects).toEqual([]);
   });

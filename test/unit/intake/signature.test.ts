@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { verifyGithubSignature } from '../../../shared/intake/signature.ts';
 import { RejectedRequestError } from '../../../shared/http/errors.ts';
 
-const vector = JSON.parse(readFileSync(new URL('../../../../shared/test-vectors/github/signature.json', import.meta.url), 'utf8'));
+const vector = JSON.parse(
+  readFileSync(new URL('../../../../shared/test-vectors/github/signature.json', import.meta.url), 'utf8'),
+);
 
 const refusal = async (promise: Promise<unknown>) => {
   const error = await promise.then(
@@ -26,7 +28,9 @@ describe('verifyGithubSignature', () => {
     for (let i = 0; i < body.length; i++) {
       const changed = Buffer.from(body);
       changed[i] = changed[i]! ^ 0x01;
-      expect((await refusal(verifyGithubSignature([vector.secret], changed, vector.signature))).status).toBe(401);
+      expect((await refusal(verifyGithubSignature([vector.secret], changed, vector.signature))).status).toBe(
+        401,
+      );
     }
   });
 
@@ -37,19 +41,29 @@ describe('verifyGithubSignature', () => {
   });
 
   it('answers 401 naming the header when the signature is missing', async () => {
-    const error = await refusal(verifyGithubSignature([vector.secret], Buffer.from(vector.payload), undefined));
+    const error = await refusal(
+      verifyGithubSignature([vector.secret], Buffer.from(vector.payload), undefined),
+    );
     expect(error.status).toBe(401);
     expect(error.message).toMatch(/X-Hub-Signature-256/);
   });
 
   it('refuses the legacy sha1 scheme and malformed signatures with 401', async () => {
-    for (const header of ['sha1=0123456789abcdef0123456789abcdef01234567', 'sha256=XYZ', vector.signature.toUpperCase()]) {
-      expect((await refusal(verifyGithubSignature([vector.secret], Buffer.from(vector.payload), header))).status).toBe(401);
+    for (const header of [
+      'sha1=0123456789abcdef0123456789abcdef01234567',
+      'sha256=XYZ',
+      vector.signature.toUpperCase(),
+    ]) {
+      expect(
+        (await refusal(verifyGithubSignature([vector.secret], Buffer.from(vector.payload), header))).status,
+      ).toBe(401);
     }
   });
 
   it('refuses a body that is not UTF-8 rather than verifying a re-encoded copy', async () => {
-    const error = await refusal(verifyGithubSignature([vector.secret], Buffer.from([0xff, 0xfe, 0x41]), vector.signature));
+    const error = await refusal(
+      verifyGithubSignature([vector.secret], Buffer.from([0xff, 0xfe, 0x41]), vector.signature),
+    );
     expect(error.message).toMatch(/UTF-8/);
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createSecretsManagerWebhookSecrets, parseWebhookSecrets } from '../../../shared/intake/webhook-secrets.ts';
+import {
+  createSecretsManagerWebhookSecrets,
+  parseWebhookSecrets,
+} from '../../../shared/intake/webhook-secrets.ts';
 import { ConfigError } from '../../../shared/http/errors.ts';
 
 const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:webhook';
@@ -30,7 +33,7 @@ describe('createSecretsManagerWebhookSecrets', () => {
     let calls = 0;
     let clock = 0;
     const source = createSecretsManagerWebhookSecrets(
-      async <T,>() => {
+      async <T>() => {
         calls++;
         return { SecretString: `secret-${calls}` } as T;
       },
