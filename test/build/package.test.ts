@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+/** `osls package` builds the CloudFormation template offline; its IAM must stay least-privilege. */
+describe('serverless package', () => {
+  const template = () => {
+    execFileSync('npx', ['osls', 'package'], {
+      stdio: 'pipe',
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+    });
+    return JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8'));
+  };
+
+  it(
+    'packages every function with its own role whose statements name their resources',
+    { timeout: 60_000 },
+    () => {
+      const resources = template().Resources as Record<string, { Type: string; Properties: any }>;
+      const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+      expect(functions.length).toBeGreaterThan(0);
+      for (const [name, fn] of functions) {
+        expect(fn.Properties.Runtime, name).toBe('nodejs22.x');
+        const roleName = fn.Properties.Role['Fn::GetAtt']?.[0];
+        expect(roleName, `${name} must use its own role`).toBeTruthy();
+        for (const policy of resources[roleName]!.Properties.Policies) {
+          for (const statement of policy.PolicyDocument.Statement) {
+            expect(
+              [statement.Resource].flat(),
+              `${roleName}: ${JSON.stringify(statement.Action)}`,
+            ).not.toContain('*');
+          }
+        }
+      }
+    },
+  );
+});
