@@ -61,6 +61,8 @@ export const deploymentConfigSchema = z.strictObject({
     webhookSecretArn: arn,
     /** PEM bundle trusted in addition to the system CAs (an internal CA in front of GHES). */
     caBundleSecretArn: z.optional(arn),
+    /** Register runners on the organisation or on each repository. @default org */
+    runnerScope: z._default(z.enum(['org', 'repo']), 'org'),
   }),
   pools: z._default(z.array(poolSchema), []),
 });

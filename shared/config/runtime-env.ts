@@ -17,6 +17,13 @@ const required = (env: Env, keys: readonly string[]): Record<string, string> => 
   return Object.fromEntries(keys.map((key) => [key, env[key]!.trim()]));
 };
 
+const positiveNumber = (env: Env, key: string, fallback: number): number => {
+  if (!env[key]) return fallback;
+  const value = Number(env[key]);
+  if (!(value > 0)) throw new ConfigError(`${key}: expected a positive number, got "${env[key]}"`);
+  return value;
+};
+
 /** Lambda puts the execution role's credentials in these variables; the sandbox sets fake ones. */
 export const readAwsConnection = (env: Env = process.env): AwsConnection => {
   const v = required(env, ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
@@ -49,5 +56,29 @@ export const readWebhookIntakeEnv = (env: Env = process.env): WebhookIntakeEnv =
     jobsTable: v.JOBS_TABLE!,
     eventBusName: v.EVENT_BUS_NAME!,
     webhookSecretArn: v.WEBHOOK_SECRET_ARN!,
+  };
+};
+
+export interface DispatcherEnv {
+  readonly aws: AwsConnection;
+  readonly jobsTable: string;
+  readonly leasesTable: string;
+  /** The deployment config (YAML or JSON text), validated at cold start. */
+  readonly deploymentConfig: string;
+  /** Parameter Store path under which runner credentials are written. */
+  readonly runnerParameterPrefix: string;
+  /** How long a dispatcher holds a job it is launching; shorter than the queue's visibility timeout. */
+  readonly dispatchLeaseSeconds: number;
+}
+
+export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
+  const v = required(env, ['JOBS_TABLE', 'LEASES_TABLE', 'DEPLOYMENT_CONFIG', 'RUNNER_PARAMETER_PREFIX']);
+  return {
+    aws: readAwsConnection(env),
+    jobsTable: v.JOBS_TABLE!,
+    leasesTable: v.LEASES_TABLE!,
+    deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
+    dispatchLeaseSeconds: positiveNumber(env, 'DISPATCH_LEASE_SECONDS', 120),
   };
 };

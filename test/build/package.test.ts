@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
+const describeOnly = new Set(['ec2:DescribeInstances']);
+
 /** `osls package` builds the CloudFormation template offline; its IAM must stay least-privilege. */
 describe('serverless package', () => {
   const template = () => {

@@ -49,7 +49,7 @@ describe('POST /github/webhook', () => {
     const event = sandbox.twin.events.archive.at(-1)!;
     expect(event).toMatchObject({
       'detail-type': 'workflow_job.queued',
-      matchedRules: ['QueuedJobsToDispatch'],
+      matchedRules: ['WorkflowJobsToDispatcher'],
     });
     expect(event.detail).toMatchObject({ jobId, labels: ['ubuntu-latest'] });
   });

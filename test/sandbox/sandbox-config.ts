@@ -18,6 +18,32 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
       /** Slack signing secret (env SLACK_SIGNING_SECRET). */
       slackSigning: z.string().check(z.minLength(1)),
     }),
+    /** GHES version the loopback API pretends to be (< 3.10 has no JIT runner endpoint). @default 3.14 */
+    ghesVersion: z._default(z.string().check(z.regex(/^\d+\.\d+$/)), '3.14'),
+    /** CodeBuild projects the twin knows; StartBuild on any other fails as AWS does. */
+    codebuildProjects: z._default(z.array(z.string().check(z.minLength(1))), []),
+    /** Stopped runner instances, tagged `ghes-cp:pool=<pool>`. */
+    instances: z._default(
+      z.array(
+        z.strictObject({
+          pool: z.string(),
+          az: z.string(),
+          instanceType: z.string(),
+          count: z._default(z.number().check(z.int(), z.positive()), 1),
+        }),
+      ),
+      [],
+    ),
+    /** Simulated durations (before timeScale). */
+    durations: z._default(
+      z.strictObject({
+        instanceBootMs: z._default(z.number().check(z.nonnegative()), 20_000),
+        buildStartMs: z._default(z.number().check(z.nonnegative()), 30_000),
+        runnerBootMs: z._default(z.number().check(z.nonnegative()), 5_000),
+        jobMs: z._default(z.number().check(z.nonnegative()), 60_000),
+      }),
+      { instanceBootMs: 20_000, buildStartMs: 30_000, runnerBootMs: 5_000, jobMs: 60_000 },
+    ),
   }),
 });
 

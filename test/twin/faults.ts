@@ -15,11 +15,14 @@ export interface FaultSpec {
   readonly probability?: number;
   /** Let through at most this many calls a second and fail the rest (throttling). */
   readonly ratePerSecond?: number;
+  /** Let this many matching calls succeed before the fault starts (to fail a later step). */
+  readonly after?: number;
 }
 
 export interface ArmedFault extends FaultSpec {
   readonly id: number;
   remaining?: number;
+  skipped?: number;
   injected: number;
 }
 
@@ -63,7 +66,7 @@ export class FaultInjector {
       );
     }
     const spec = body as Record<string, unknown>;
-    const known = ['target', 'error', 'message', 'count', 'probability', 'ratePerSecond'];
+    const known = ['target', 'error', 'message', 'count', 'probability', 'ratePerSecond', 'after'];
     const unknownKeys = Object.keys(spec).filter((key) => !known.includes(key));
     if (unknownKeys.length) throw new FaultSpecError(`unknown field(s): ${unknownKeys.join(', ')}`);
     const { target, error } = spec;
@@ -106,6 +109,7 @@ export class FaultInjector {
       ...(typeof spec.message === 'string' ? { message: spec.message } : {}),
       [mode]: value,
       ...(mode === 'count' ? { remaining: value as number } : {}),
+      ...(typeof spec.after === 'number' ? { after: spec.after, skipped: 0 } : {}),
       injected: 0,
     };
     this.#faults.push(fault);
@@ -115,7 +119,12 @@ export class FaultInjector {
   /** The error to answer this call with, if an armed fault says so. */
   take(target: string): InjectedError | undefined {
     for (const fault of this.#faults) {
-      if (fault.target !== target || !this.#fires(fault)) continue;
+      if (fault.target !== target) continue;
+      if (fault.after !== undefined && fault.skipped! < fault.after) {
+        fault.skipped!++;
+        continue;
+      }
+      if (!this.#fires(fault)) continue;
       fault.injected++;
       if (fault.remaining !== undefined && --fault.remaining <= 0) {
         this.#faults = this.#faults.filter((f) => f !== fault);

@@ -1,0 +1,57 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createAwsClients } from '../aws/clients.ts';
+import { createJsonClient, dynamoDbSpec, secretsManagerSpec } from '../aws/json-client.ts';
+import { parseDeploymentConfig } from '../config/deployment-config.ts';
+import { readDispatcherEnv } from '../config/runtime-env.ts';
+import { createGithubApp } from '../github/github-app.ts';
+import { ConfigError } from '../http/errors.ts';
+import { createDynamoDispatchRecords } from '../ledger/dispatch-records.ts';
+import { createCodeBuildProvider } from '../providers/codebuild-provider.ts';
+import { createEc2WakeProvider } from '../providers/ec2-wake-provider.ts';
+import { createSsmCredentialsStore } from '../providers/runner-credentials-store.ts';
+import { createRouter } from '../routing/route-job.ts';
+import { createDispatcher, type Dispatcher } from './dispatch-job.ts';
+import { createDynamoLeases } from './leases.ts';
+
+/** Wires the dispatcher from the Lambda's environment; called once per container. */
+export const createDispatcherFromEnv = async (
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>,
+): Promise<Dispatcher> => {
+  const env = readDispatcherEnv();
+  const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');
+  const secrets = createJsonClient(secretsManagerSpec, env.aws);
+  const secret = async (arn: string) => {
+    const { SecretString } = await secrets<{ SecretString?: string }>('GetSecretValue', { SecretId: arn });
+    if (!SecretString?.trim()) throw new ConfigError(`secret ${arn} is blank`);
+    return SecretString;
+  };
+  const dynamo = createJsonClient(dynamoDbSpec, env.aws);
+  const aws = createAwsClients(env.aws);
+  const leases = createDynamoLeases(dynamo, env.leasesTable);
+  const credentials = createSsmCredentialsStore(aws.ssm);
+  return createDispatcher({
+    router: createRouter(config.pools),
+    github: createGithubApp({
+      apiUrl: config.github.apiUrl,
+      appId: config.github.appId,
+      privateKey: await secret(config.github.privateKeySecretArn),
+      ...(config.github.caBundleSecretArn ? { caBundle: await secret(config.github.caBundleSecretArn) } : {}),
+      runnerScope: config.github.runnerScope,
+    }),
+    codebuild: createCodeBuildProvider({
+      codebuild: aws.codebuild,
+      credentials,
+      parameterPrefix: env.runnerParameterPrefix,
+    }),
+    ec2Wake: createEc2WakeProvider({
+      ec2: aws.ec2,
+      credentials,
+      leases,
+      parameterPrefix: env.runnerParameterPrefix,
+    }),
+    leases,
+    records: createDynamoDispatchRecords(dynamo, env.jobsTable),
+    dispatchLeaseSeconds: env.dispatchLeaseSeconds,
+    logger,
+  });
+};

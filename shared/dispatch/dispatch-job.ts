@@ -1,0 +1,181 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { PoolConfig } from '../config/deployment-config.ts';
+import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
+import type { GithubApi, RunnerCredentials } from '../github/github-app.ts';
+import type { DispatchRecords } from '../ledger/dispatch-records.ts';
+import { jobKey as keyOf } from '../ledger/job-ledger.ts';
+import type { CodeBuildTarget, Ec2WakeTarget, RunnerProvider } from '../providers/runner-provider.ts';
+import { NoCapacityError } from '../providers/runner-provider.ts';
+import type { Router } from '../routing/route-job.ts';
+import type { Leases } from './leases.ts';
+
+/**
+ * One queued job → at most one runner. The order matters:
+ * 1. lease the job row (only a pending job with no resource can be leased: duplicates stop here);
+ * 2. ask GitHub whether the job is still queued (a job already taken needs no runner);
+ * 3. route it to a pool, claim a capacity slot atomically, launch; on no capacity, free the slot and
+ *    try the pool's fallback chain;
+ * 4. record what was launched — or why nothing was, leaving the job `queued` for the reconciler.
+ */
+export type DispatchOutcome =
+  | { readonly outcome: 'launched'; readonly pool: string; readonly resourceId: string }
+  | { readonly outcome: 'skipped' | 'unmatched' | 'no-capacity' | 'failed'; readonly reason: string };
+
+export interface DispatcherDeps {
+  readonly router: Router;
+  readonly github: GithubApi;
+  readonly codebuild: RunnerProvider<CodeBuildTarget>;
+  readonly ec2Wake: RunnerProvider<Ec2WakeTarget>;
+  readonly leases: Leases;
+  readonly records: DispatchRecords;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
+  /** Longer than the dispatcher's timeout, so a live dispatcher never loses its job. */
+  readonly dispatchLeaseSeconds?: number;
+  readonly now?: () => Date;
+}
+
+export interface Dispatcher {
+  dispatch(job: WorkflowJobDetail): Promise<DispatchOutcome>;
+  /** Frees the capacity of a job that closed. */
+  release(job: WorkflowJobDetail): Promise<void>;
+}
+
+/** Another dispatcher holds the job; SQS delivers the message again after its visibility timeout. */
+export class JobLeasedError extends Error {
+  override name = 'JobLeasedError';
+}
+
+const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
+  tagKey: pool.ec2?.tagKey ?? 'ghes-cp:pool',
+  tagValue: pool.ec2?.tagValue ?? pool.name,
+});
+
+export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
+  const now = deps.now ?? (() => new Date());
+  const leaseSeconds = deps.dispatchLeaseSeconds ?? 120;
+
+  /** The pool, then its fallbacks in order (config validation guarantees no loops). */
+  const chainOf = (pool: PoolConfig): PoolConfig[] => {
+    const chain = [pool];
+    for (let next = pool.fallback; next !== undefined;) {
+      const fallback = deps.router.pool(next);
+      if (!fallback) break;
+      chain.push(fallback);
+      next = fallback.fallback;
+    }
+    return chain;
+  };
+
+  const launchOn = async (pool: PoolConfig, request: Parameters<RunnerProvider<unknown>['launch']>[0]) =>
+    pool.provider === 'codebuild'
+      ? deps.codebuild.launch(request, { ...pool.codebuild! })
+      : deps.ec2Wake.launch(request, poolTarget(pool));
+
+  const dispatchClaimed = async (
+    job: WorkflowJobDetail,
+    jobKey: string,
+    owner: string,
+  ): Promise<DispatchOutcome> => {
+    const githubStatus = await deps.github.jobStatus(job.repository, job.jobId, job.installationId);
+    if (githubStatus !== 'queued') {
+      const reason = `GitHub reports the job ${githubStatus}; no runner launched`;
+      await deps.records.notLaunched(jobKey, owner, githubStatus === 'missing' ? 'failed' : null, reason);
+      return { outcome: 'skipped', reason };
+    }
+    const route = deps.router.route(job);
+    if (route.kind === 'unmatched') {
+      await deps.records.notLaunched(jobKey, owner, 'unmatched', route.reason);
+      return { outcome: 'unmatched', reason: route.reason };
+    }
+    // Unique per attempt: a retried dispatch must not collide with the registration of the last one.
+    const runnerName = `ghes-cp-${job.jobId}-${job.runAttempt}-${randomBytes(3).toString('hex')}`;
+    let credentials: RunnerCredentials | undefined;
+    const credentialsFor = async () =>
+      (credentials ??= await deps.github.runnerCredentials({
+        owner: job.owner,
+        repository: job.repository,
+        installationId: job.installationId,
+        runnerName,
+        labels: job.labels,
+      }));
+    const request = async () => ({
+      jobKey,
+      jobId: job.jobId,
+      runAttempt: job.runAttempt,
+      credentials: await credentialsFor(),
+    });
+
+    if (route.kind === 'codebuild-project') {
+      const { resourceId } = await deps.codebuild.launch(await request(), {
+        project: route.project,
+        ...(route.computeType ? { computeType: route.computeType } : {}),
+        ...(route.image ? { image: route.image } : {}),
+      });
+      const pool = `codebuild:${route.project}`;
+      await deps.records.dispatched(jobKey, owner, { pool, provider: 'codebuild', resourceId, at: now() });
+      return { outcome: 'launched', pool, resourceId };
+    }
+
+    const reasons: string[] = [];
+    for (const pool of chainOf(route.pool)) {
+      if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
+        reasons.push(`${pool.name}: all ${pool.maxConcurrent} slots in use`);
+        continue;
+      }
+      try {
+        const { resourceId } = await launchOn(pool, await request());
+        await deps.records.dispatched(jobKey, owner, {
+          pool: pool.name,
+          provider: pool.provider,
+          resourceId,
+          at: now(),
+        });
+        return { outcome: 'launched', pool: pool.name, resourceId };
+      } catch (error) {
+        await deps.leases.releaseSlot(pool.name, jobKey);
+        if (!(error instanceof NoCapacityError)) throw error;
+        reasons.push(`${pool.name}: ${error.message}`);
+        deps.logger.warn('no capacity in pool, trying its fallback', {
+          pool: pool.name,
+          reason: error.message,
+        });
+      }
+    }
+    const reason = `no capacity: ${reasons.join('; ')}`;
+    await deps.records.notLaunched(jobKey, owner, 'queued', reason);
+    return { outcome: 'no-capacity', reason };
+  };
+
+  return {
+    async dispatch(job) {
+      const jobKey = keyOf(job.jobId, job.runAttempt);
+      deps.logger.appendKeys({ jobId: job.jobId, runAttempt: job.runAttempt });
+      const owner = randomUUID();
+      const claim = await deps.records.claim(jobKey, owner, now(), leaseSeconds);
+      if (!claim.claimed) {
+        // A lease held by a dispatcher that may have crashed: acknowledging would strand the job.
+        if (claim.retry) throw new JobLeasedError(claim.why);
+        return { outcome: 'skipped', reason: claim.why };
+      }
+      try {
+        return await dispatchClaimed(job, jobKey, owner);
+      } catch (error) {
+        // Give the job back so the redelivered message can try again at once.
+        await deps.records
+          .notLaunched(jobKey, owner, null, `dispatch failed: ${(error as Error).name}`)
+          .catch(() => deps.logger.warn('could not give the job lease back; it runs out by itself'));
+        throw error;
+      }
+    },
+
+    async release(job) {
+      const jobKey = keyOf(job.jobId, job.runAttempt);
+      const launch = await deps.records.launchOf(jobKey);
+      if (!launch?.pool) return;
+      if (!launch.pool.startsWith('codebuild:')) await deps.leases.releaseSlot(launch.pool, jobKey);
+      if (launch.provider === 'ec2-wake' && launch.resourceId)
+        await deps.leases.releaseInstance(launch.resourceId, jobKey);
+    },
+  };
+};

@@ -1,0 +1,164 @@
+import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
+
+/**
+ * Leases in one DynamoDB table: pool capacity slots and EC2 instance claims. Every claim is a
+ * conditional write, so two dispatchers can never take the same slot or instance; counting
+ * instances instead races (terraform-aws-github-runner #5026).
+ */
+export interface Leases {
+  /** Takes one of the pool's `max` slots for the job; false when the pool is full. Idempotent per job. */
+  claimSlot(pool: string, jobKey: string, max: number): Promise<boolean>;
+  /** Frees the job's slot; a second release changes nothing. */
+  releaseSlot(pool: string, jobKey: string): Promise<void>;
+  /** Claims an instance for a job until `until` (epoch seconds); false if someone else holds it. */
+  claimInstance(instanceId: string, jobKey: string, now: number, until: number): Promise<boolean>;
+  releaseInstance(instanceId: string, jobKey: string): Promise<void>;
+  /** The instance this job already holds, if a previous attempt claimed one. */
+  instanceOf(jobKey: string): Promise<string | undefined>;
+  slotsInUse(pool: string): Promise<number>;
+}
+
+const conditionFailed = (error: unknown) =>
+  error instanceof AwsServiceError &&
+  (error.name === 'ConditionalCheckFailedException' ||
+    (error.name === 'TransactionCanceledException' &&
+      ((error.body.CancellationReasons ?? []) as { Code?: string }[]).some(
+        (r) => r.Code === 'ConditionalCheckFailed',
+      )));
+
+export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases => {
+  const key = (pk: string) => ({ pk: { S: pk } });
+  return {
+    async claimSlot(pool, jobKey, max) {
+      try {
+        await dynamo('TransactWriteItems', {
+          TransactItems: [
+            {
+              Put: {
+                TableName: tableName,
+                Item: { ...key(`slot#${pool}#${jobKey}`), pool: { S: pool }, jobKey: { S: jobKey } },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: tableName,
+                Key: key(`pool#${pool}`),
+                UpdateExpression: 'ADD inUse :one',
+                ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :max',
+                ExpressionAttributeValues: { ':one': { N: '1' }, ':max': { N: String(max) } },
+              },
+            },
+          ],
+        });
+        return true;
+      } catch (error) {
+        if (!conditionFailed(error)) throw error;
+        // Either the pool is full, or this job already holds a slot (a retried dispatch).
+        const existing = await dynamo<{ Item?: unknown }>('GetItem', {
+          TableName: tableName,
+          Key: key(`slot#${pool}#${jobKey}`),
+          ConsistentRead: true,
+        });
+        return existing.Item !== undefined;
+      }
+    },
+
+    async releaseSlot(pool, jobKey) {
+      try {
+        await dynamo('TransactWriteItems', {
+          TransactItems: [
+            {
+              Delete: {
+                TableName: tableName,
+                Key: key(`slot#${pool}#${jobKey}`),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: tableName,
+                Key: key(`pool#${pool}`),
+                UpdateExpression: 'ADD inUse :minusOne',
+                ConditionExpression: 'inUse > :zero',
+                ExpressionAttributeValues: { ':minusOne': { N: '-1' }, ':zero': { N: '0' } },
+              },
+            },
+          ],
+        });
+      } catch (error) {
+        if (!conditionFailed(error)) throw error; // already released
+      }
+    },
+
+    async claimInstance(instanceId, jobKey, now, until) {
+      try {
+        await dynamo('TransactWriteItems', {
+          TransactItems: [
+            {
+              Put: {
+                TableName: tableName,
+                Item: {
+                  ...key(`instance#${instanceId}`),
+                  jobKey: { S: jobKey },
+                  leaseUntil: { N: String(until) },
+                },
+                // The lease expiry is in the condition: TTL deletes late and is no lock expiry.
+                ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR jobKey = :job',
+                ExpressionAttributeValues: { ':now': { N: String(now) }, ':job': { S: jobKey } },
+              },
+            },
+            {
+              Put: {
+                TableName: tableName,
+                Item: { ...key(`joblease#${jobKey}`), instanceId: { S: instanceId } },
+              },
+            },
+          ],
+        });
+        return true;
+      } catch (error) {
+        if (conditionFailed(error)) return false;
+        throw error;
+      }
+    },
+
+    async releaseInstance(instanceId, jobKey) {
+      try {
+        await dynamo('TransactWriteItems', {
+          TransactItems: [
+            {
+              Delete: {
+                TableName: tableName,
+                Key: key(`instance#${instanceId}`),
+                ConditionExpression: 'jobKey = :job',
+                ExpressionAttributeValues: { ':job': { S: jobKey } },
+              },
+            },
+            { Delete: { TableName: tableName, Key: key(`joblease#${jobKey}`) } },
+          ],
+        });
+      } catch (error) {
+        if (!conditionFailed(error)) throw error; // held by another job now, or already released
+      }
+    },
+
+    async instanceOf(jobKey) {
+      const out = await dynamo<{ Item?: { instanceId?: { S: string } } }>('GetItem', {
+        TableName: tableName,
+        Key: key(`joblease#${jobKey}`),
+        ConsistentRead: true,
+      });
+      return out.Item?.instanceId?.S;
+    },
+
+    async slotsInUse(pool) {
+      const out = await dynamo<{ Item?: { inUse?: { N: string } } }>('GetItem', {
+        TableName: tableName,
+        Key: key(`pool#${pool}`),
+        ConsistentRead: true,
+      });
+      return Number(out.Item?.inUse?.N ?? 0);
+    },
+  };
+};

@@ -1,0 +1,53 @@
+import type { SQSBatchItemFailure, SQSRecord } from 'aws-lambda';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
+import type { Dispatcher } from './dispatch-job.ts';
+
+/**
+ * Handles one SQS batch of control-plane events. Each record succeeds or fails alone: a transient
+ * error fails only its own record (terraform-aws-github-runner ACKed whole batches on unknown errors
+ * and lost 9.2% of jobs, #5105). A record that can never be handled (not an event) is logged and
+ * acknowledged; one that keeps failing reaches the DLQ after maxReceiveCount tries.
+ */
+export const handleDispatchBatch = async (
+  records: readonly SQSRecord[],
+  dispatcher: Dispatcher,
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+): Promise<SQSBatchItemFailure[]> => {
+  const results = await Promise.all(
+    records.map(async (record): Promise<SQSBatchItemFailure | undefined> => {
+      let event: { 'detail-type'?: unknown; detail?: WorkflowJobDetail };
+      try {
+        event = JSON.parse(record.body);
+      } catch {
+        logger.error('malformed dispatch record acknowledged', { messageId: record.messageId });
+        return undefined;
+      }
+      const type = event['detail-type'];
+      const job = event.detail;
+      if (typeof job?.jobId !== 'number' || typeof job.runAttempt !== 'number') {
+        logger.error('dispatch record without a job acknowledged', { messageId: record.messageId, type });
+        return undefined;
+      }
+      try {
+        if (type === 'workflow_job.queued') {
+          const result = await dispatcher.dispatch(job);
+          logger.info('dispatch finished', { messageId: record.messageId, jobId: job.jobId, ...result });
+        } else if (type === 'workflow_job.completed') {
+          await dispatcher.release(job);
+        } else {
+          logger.warn('event type not handled by the dispatcher', { type });
+        }
+        return undefined;
+      } catch (error) {
+        logger.error('dispatch failed; the record will be retried', {
+          messageId: record.messageId,
+          jobId: job.jobId,
+          error: error as Error,
+        });
+        return { itemIdentifier: record.messageId };
+      }
+    }),
+  );
+  return results.filter((failure): failure is SQSBatchItemFailure => failure !== undefined);
+};

@@ -1,0 +1,139 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { request as octokitRequest } from '@octokit/request';
+import { Agent, fetch as undiciFetch } from 'undici';
+
+/**
+ * GitHub App access for the dispatcher: installation tokens (auth-app caches them until shortly
+ * before they expire), the job status check, and runner credentials. GHES with an internal CA is
+ * reached by trusting that CA in addition to the system ones, never by turning TLS checks off.
+ */
+export type RunnerCredentials =
+  | { readonly kind: 'jit'; readonly runnerName: string; readonly encodedJitConfig: string }
+  | {
+      readonly kind: 'registration';
+      readonly runnerName: string;
+      readonly url: string;
+      readonly token: string;
+      readonly labels: readonly string[];
+    };
+
+export interface RunnerRequest {
+  readonly owner: string;
+  readonly repository: string;
+  readonly installationId: number | null;
+  readonly runnerName: string;
+  readonly labels: readonly string[];
+}
+
+export interface GithubApi {
+  /** The job's status on GitHub (`queued`, `in_progress`, …), or `missing` when GitHub does not know it. */
+  jobStatus(repository: string, jobId: number, installationId: number | null): Promise<string>;
+  runnerCredentials(request: RunnerRequest): Promise<RunnerCredentials>;
+}
+
+export interface GithubAppOptions {
+  /** `https://<ghes>/api/v3` */
+  readonly apiUrl: string;
+  readonly appId: number;
+  readonly privateKey: string;
+  /** PEM of an internal CA that signed the GHES certificate. */
+  readonly caBundle?: string;
+  /** Register runners on the organisation (default) or on the repository. */
+  readonly runnerScope?: 'org' | 'repo';
+}
+
+export const createGithubApp = (options: GithubAppOptions): GithubApi => {
+  const dispatcher = options.caBundle ? new Agent({ connect: { ca: options.caBundle } }) : undefined;
+  const request = octokitRequest.defaults({
+    baseUrl: options.apiUrl.replace(/\/$/, ''),
+    headers: { 'user-agent': 'ghes-control-plane' },
+    ...(dispatcher
+      ? {
+          request: {
+            // undici's own fetch, so the Agent that trusts the extra CA is the one the request uses.
+            fetch: ((url: string, init: object) =>
+              undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
+          },
+        }
+      : {}),
+  });
+  const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
+  const installations = new Map<string, number>();
+  const webUrl = options.apiUrl.replace(/\/api\/v3\/?$/, '');
+
+  /** Org/repo hooks carry no installation: find it by owner once per container. */
+  const installationFor = async (owner: string, repository: string, fromPayload: number | null) => {
+    if (fromPayload) return fromPayload;
+    const cached = installations.get(owner);
+    if (cached) return cached;
+    const { token } = await auth({ type: 'app' });
+    const headers = { authorization: `bearer ${token}` };
+    let id: number;
+    try {
+      id = (await request('GET /orgs/{org}/installation', { org: owner, headers })).data.id;
+    } catch (error) {
+      if ((error as { status?: number }).status !== 404) throw error;
+      const [repoOwner, repo] = repository.split('/');
+      id = (
+        await request('GET /repos/{owner}/{repo}/installation', { owner: repoOwner!, repo: repo!, headers })
+      ).data.id;
+    }
+    installations.set(owner, id);
+    return id;
+  };
+
+  const installationRequest = async (owner: string, repository: string, installationId: number | null) => {
+    const id = await installationFor(owner, repository, installationId);
+    const { token } = await auth({ type: 'installation', installationId: id });
+    return request.defaults({ headers: { authorization: `token ${token}` } });
+  };
+
+  return {
+    async jobStatus(repository, jobId, installationId) {
+      const [owner, repo] = repository.split('/') as [string, string];
+      const api = await installationRequest(owner, repository, installationId);
+      try {
+        const { data } = await api('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', {
+          owner,
+          repo,
+          job_id: jobId,
+        });
+        return data.status;
+      } catch (error) {
+        if ((error as { status?: number }).status === 404) return 'missing';
+        throw error;
+      }
+    },
+
+    async runnerCredentials({ owner, repository, installationId, runnerName, labels }) {
+      const api = await installationRequest(owner, repository, installationId);
+      const [repoOwner, repo] = repository.split('/') as [string, string];
+      const byRepo = options.runnerScope === 'repo';
+      const scope = byRepo ? `/repos/${repoOwner}/${repo}` : `/orgs/${owner}`;
+      try {
+        const { data } = await api(`POST ${scope}/actions/runners/generate-jitconfig`, {
+          name: runnerName,
+          runner_group_id: 1,
+          labels: [...labels],
+          work_folder: '_work',
+        });
+        return {
+          kind: 'jit',
+          runnerName,
+          encodedJitConfig: (data as { encoded_jit_config: string }).encoded_jit_config,
+        };
+      } catch (error) {
+        // GHES before 3.10 has no JIT endpoint: register with a short-lived registration token.
+        if ((error as { status?: number }).status !== 404) throw error;
+      }
+      const { data } = await api(`POST ${scope}/actions/runners/registration-token`);
+      return {
+        kind: 'registration',
+        runnerName,
+        url: byRepo ? `${webUrl}/${repository}` : `${webUrl}/${owner}`,
+        token: (data as { token: string }).token,
+        labels,
+      };
+    },
+  };
+};

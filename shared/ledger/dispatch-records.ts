@@ -1,0 +1,152 @@
+import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
+import { toAttribute } from '../aws/dynamo-item.ts';
+import type { JobStatus } from './job-status.ts';
+
+/**
+ * The dispatcher's writes to the job ledger. Before launching, a dispatcher takes a short lease on
+ * the job row; only a job still pending (`queued`/`waiting`/`unmatched`) with no resource can be
+ * taken. So two deliveries of one queued job (`queued → waiting → queued`, or an SQS redelivery)
+ * never launch twice, and a dispatcher that died mid-way leaves a lease that runs out.
+ */
+export type DispatchClaim =
+  | { readonly claimed: true }
+  /** `retry`: another dispatcher holds an unexpired lease; it may still die, so try again later. */
+  | { readonly claimed: false; readonly why: string; readonly retry: boolean };
+
+export interface DispatchRecords {
+  claim(jobKey: string, owner: string, now: Date, leaseSeconds: number): Promise<DispatchClaim>;
+  dispatched(
+    jobKey: string,
+    owner: string,
+    launch: { pool: string; provider: string; resourceId: string; at: Date },
+  ): Promise<void>;
+  /**
+   * Gives the lease back with the reason, setting the status when given (`queued` with no capacity,
+   * `unmatched`, `failed`) and keeping it otherwise.
+   */
+  notLaunched(
+    jobKey: string,
+    owner: string,
+    status: Extract<JobStatus, 'queued' | 'unmatched' | 'failed'> | null,
+    reason: string,
+  ): Promise<void>;
+  /** What was launched for a job, to free its capacity once it closes. */
+  launchOf(jobKey: string): Promise<{ pool?: string; provider?: string; resourceId?: string } | undefined>;
+}
+
+const values = (record: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(record).map(([name, value]) => [name, toAttribute(value)]));
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof AwsServiceError && error.name === 'ConditionalCheckFailedException';
+
+export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string): DispatchRecords => {
+  const key = (jobKey: string) => ({ pk: { S: jobKey } });
+  const names = { '#status': 'status', '#rank': 'statusRank' };
+
+  return {
+    async claim(jobKey, owner, now, leaseSeconds) {
+      const nowSeconds = Math.floor(now.getTime() / 1000);
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression: 'SET dispatchOwner = :owner, dispatchLeaseUntil = :until',
+          ConditionExpression:
+            'attribute_exists(pk) AND #rank = :zero AND attribute_not_exists(resourceId) AND ' +
+            '(attribute_not_exists(dispatchLeaseUntil) OR dispatchLeaseUntil < :now OR dispatchOwner = :owner)',
+          ExpressionAttributeNames: { '#rank': 'statusRank' },
+          ExpressionAttributeValues: values({
+            ':owner': owner,
+            ':until': nowSeconds + leaseSeconds,
+            ':now': nowSeconds,
+            ':zero': 0,
+          }),
+        });
+        return { claimed: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const row = await dynamo<{ Item?: Record<string, { S?: string; N?: string }> }>('GetItem', {
+        TableName: tableName,
+        Key: key(jobKey),
+        ConsistentRead: true,
+      });
+      const item = row.Item;
+      if (!item) return { claimed: false, why: 'the job is not in the ledger', retry: false };
+      if (item.resourceId)
+        return { claimed: false, why: `already dispatched to ${item.resourceId.S}`, retry: false };
+      if (Number(item.statusRank?.N ?? 0) > 0)
+        return { claimed: false, why: `the job is already ${item.status?.S}`, retry: false };
+      return { claimed: false, why: 'another dispatcher holds the job', retry: true };
+    },
+
+    async dispatched(jobKey, owner, launch) {
+      const launchValues = {
+        ':pool': launch.pool,
+        ':provider': launch.provider,
+        ':resourceId': launch.resourceId,
+        ':at': launch.at.toISOString(),
+        ':owner': owner,
+      };
+      const sets =
+        'pool = :pool, provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at';
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression: `SET #status = :dispatched, #rank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, reason`,
+          ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values({
+            ...launchValues,
+            ':dispatched': 'dispatched',
+            ':one': 1,
+            ':zero': 0,
+          }),
+        });
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // The runner was faster than us and the job already moved on: record what ran it, keep its status.
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression: `SET ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, reason`,
+          ConditionExpression: 'dispatchOwner = :owner',
+          ExpressionAttributeValues: values(launchValues),
+        });
+      }
+    },
+
+    async notLaunched(jobKey, owner, status, reason) {
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression: `SET ${status ? '#status = :status, ' : ''}reason = :reason, updatedAt = :at REMOVE dispatchOwner, dispatchLeaseUntil`,
+          ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
+          ExpressionAttributeNames: status ? names : { '#rank': 'statusRank' },
+          ExpressionAttributeValues: values({
+            ...(status ? { ':status': status } : {}),
+            ':reason': reason.slice(0, 500),
+            ':at': new Date().toISOString(),
+            ':owner': owner,
+            ':zero': 0,
+          }),
+        });
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error; // the job moved on meanwhile: nothing to record
+      }
+    },
+
+    async launchOf(jobKey) {
+      const out = await dynamo<{ Item?: Record<string, { S?: string }> }>('GetItem', {
+        TableName: tableName,
+        Key: key(jobKey),
+        ConsistentRead: true,
+      });
+      if (!out.Item) return undefined;
+      return { pool: out.Item.pool?.S, provider: out.Item.provider?.S, resourceId: out.Item.resourceId?.S };
+    },
+  };
+};

@@ -1,0 +1,117 @@
+import {
+  DescribeInstancesCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import type { Leases } from '../dispatch/leases.ts';
+import type { CredentialsStore } from './runner-credentials-store.ts';
+import { NoCapacityError, type Ec2WakeTarget, type RunnerProvider } from './runner-provider.ts';
+
+/**
+ * Wakes a stopped, tagged instance for the job. Each candidate is claimed with a conditional lease
+ * before StartInstances, so two jobs never wake the same instance. A candidate that cannot start
+ * for capacity reasons is released and the next one tried, preferring another AZ and instance type
+ * (capacity shortages hit one type in one AZ at a time).
+ */
+const tryNextCandidate = new Set([
+  'InsufficientInstanceCapacity',
+  'IncorrectInstanceState',
+  'InstanceLimitExceeded',
+  'Unsupported',
+  'InsufficientCapacityOnHost',
+]);
+
+interface Candidate {
+  readonly instanceId: string;
+  readonly placement: string;
+}
+
+export const createEc2WakeProvider = (options: {
+  ec2: EC2Client;
+  credentials: CredentialsStore;
+  leases: Leases;
+  parameterPrefix: string;
+  /** How long an instance stays leased to its job when nothing releases it. @default 6 h */
+  leaseSeconds?: number;
+  now?: () => number;
+}): RunnerProvider<Ec2WakeTarget> => {
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const leaseSeconds = options.leaseSeconds ?? 6 * 3600;
+  const parameterFor = (instanceId: string) => `${options.parameterPrefix}/instances/${instanceId}`;
+
+  const stoppedCandidates = async (target: Ec2WakeTarget): Promise<Candidate[]> => {
+    const candidates: Candidate[] = [];
+    let NextToken: string | undefined;
+    do {
+      const page = await options.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${target.tagKey}`, Values: [target.tagValue] },
+            { Name: 'instance-state-name', Values: ['stopped'] },
+          ],
+          ...(NextToken ? { NextToken } : {}),
+        }),
+      );
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          candidates.push({
+            instanceId: instance.InstanceId!,
+            placement: `${instance.Placement?.AvailabilityZone}/${instance.InstanceType}`,
+          });
+        }
+      }
+      NextToken = page.NextToken;
+    } while (NextToken);
+    // Spread jobs over the fleet instead of always waking the first instance listed.
+    return candidates.sort(() => Math.random() - 0.5);
+  };
+
+  const wake = async (instanceId: string, credentials: Parameters<CredentialsStore['put']>[1]) => {
+    await options.credentials.put(parameterFor(instanceId), credentials);
+    await options.ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+  };
+
+  return {
+    kind: 'ec2-wake',
+    async launch(request, target) {
+      // A retried dispatch (the first attempt died after waking) gets its own instance back.
+      const held = await options.leases.instanceOf(request.jobKey);
+      if (held) {
+        await wake(held, request.credentials);
+        return { resourceId: held };
+      }
+      const failures: string[] = [];
+      const failedPlacements = new Set<string>();
+      const candidates = await stoppedCandidates(target);
+      while (candidates.length > 0) {
+        const index = candidates.findIndex((c) => !failedPlacements.has(c.placement));
+        const [candidate] = candidates.splice(index === -1 ? 0 : index, 1) as [Candidate];
+        const at = now();
+        if (
+          !(await options.leases.claimInstance(candidate.instanceId, request.jobKey, at, at + leaseSeconds))
+        )
+          continue;
+        try {
+          await wake(candidate.instanceId, request.credentials);
+          return { resourceId: candidate.instanceId };
+        } catch (error) {
+          await options.leases.releaseInstance(candidate.instanceId, request.jobKey);
+          await options.credentials.remove(parameterFor(candidate.instanceId));
+          const code = (error as Error).name;
+          if (!tryNextCandidate.has(code)) throw error;
+          failures.push(`${candidate.instanceId} (${candidate.placement}): ${code}`);
+          failedPlacements.add(candidate.placement);
+        }
+      }
+      throw new NoCapacityError(
+        failures.length
+          ? `no stopped instance could start: ${failures.slice(0, 5).join('; ')}`
+          : `no stopped instance tagged ${target.tagKey}=${target.tagValue}`,
+      );
+    },
+    async stop(resourceId) {
+      await options.ec2.send(new StopInstancesCommand({ InstanceIds: [resourceId] }));
+    },
+  };
+};

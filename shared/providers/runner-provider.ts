@@ -1,0 +1,39 @@
+import type { RunnerCredentials } from '../github/github-app.ts';
+
+/** One small interface for every way of starting a runner (runners' compute-provider pattern). */
+export interface LaunchRequest {
+  /** `<job id>#<run attempt>`: the idempotency key of everything launched for the job. */
+  readonly jobKey: string;
+  readonly jobId: number;
+  readonly runAttempt: number;
+  readonly credentials: RunnerCredentials;
+}
+
+export interface CodeBuildTarget {
+  readonly project: string;
+  readonly computeType?: string;
+  readonly image?: string;
+  readonly environmentType?: string;
+}
+
+export interface Ec2WakeTarget {
+  readonly tagKey: string;
+  readonly tagValue: string;
+}
+
+export interface RunnerProvider<Target> {
+  readonly kind: 'codebuild' | 'ec2-wake';
+  launch(request: LaunchRequest, target: Target): Promise<{ resourceId: string }>;
+  stop(resourceId: string): Promise<void>;
+}
+
+/** The provider had no capacity for this job; the dispatcher tries the pool's fallback. */
+export class NoCapacityError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'NoCapacityError';
+  }
+}
+
+/** SSM parameter names allow `[a-zA-Z0-9_.-/]`: the job key's `#` becomes `-`. */
+export const parameterSafe = (text: string): string => text.replace(/[^a-zA-Z0-9_.\-/]/g, '-');

@@ -1,0 +1,68 @@
+import { TwinAwsError, type TwinAwsService } from './aws-endpoint.ts';
+
+/** Parameter Store's PutParameter / GetParameter / DeleteParameter, enough for runner credentials. */
+export interface SsmParametersTwin extends TwinAwsService {
+  /** What an instance's user data or a build does at boot: read the parameter, then delete it. */
+  take(name: string): string | undefined;
+  names(): string[];
+}
+
+const NAME = /^[a-zA-Z0-9_.\-/]{1,2048}$/;
+
+export const createSsmParametersTwin = (): SsmParametersTwin => {
+  const parameters = new Map<string, { value: string; type: string; version: number }>();
+  return {
+    id: 'ssm',
+    signingName: 'ssm',
+    protocol: 'json',
+    operations: {
+      PutParameter: { ParameterAlreadyExists: 400, TooManyUpdates: 400, ValidationException: 400 },
+      GetParameter: { ParameterNotFound: 400 },
+      DeleteParameter: { ParameterNotFound: 400 },
+    },
+    async handle({ operation, input }) {
+      const name = String(input.Name ?? '');
+      if (!NAME.test(name))
+        throw new TwinAwsError('ValidationException', `parameter name ${name} is not valid`);
+      const existing = parameters.get(name);
+      switch (operation) {
+        case 'PutParameter': {
+          if (existing && !input.Overwrite) {
+            throw new TwinAwsError('ParameterAlreadyExists', 'The parameter already exists.');
+          }
+          const version = (existing?.version ?? 0) + 1;
+          parameters.set(name, {
+            value: String(input.Value ?? ''),
+            type: String(input.Type ?? 'String'),
+            version,
+          });
+          return { Version: version, Tier: 'Standard' };
+        }
+        case 'GetParameter':
+          if (!existing) throw new TwinAwsError('ParameterNotFound', `Parameter ${name} not found.`);
+          return {
+            Parameter: {
+              Name: name,
+              Type: existing.type,
+              // SecureStrings come back encrypted unless the caller asked for decryption.
+              Value:
+                existing.type === 'SecureString' && !input.WithDecryption
+                  ? 'AQICAH…(encrypted)'
+                  : existing.value,
+              Version: existing.version,
+            },
+          };
+        default:
+          if (!existing) throw new TwinAwsError('ParameterNotFound', `Parameter ${name} not found.`);
+          parameters.delete(name);
+          return {};
+      }
+    },
+    take(name) {
+      const value = parameters.get(name)?.value;
+      parameters.delete(name);
+      return value;
+    },
+    names: () => [...parameters.keys()],
+  };
+};

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { createDispatcher } from '../../../shared/dispatch/dispatch-job.ts';
+import type { Leases } from '../../../shared/dispatch/leases.ts';
+import type { PoolConfig } from '../../../shared/config/deployment-config.ts';
+import type { WorkflowJobDetail } from '../../../shared/events/control-plane-events.ts';
+import type { DispatchRecords } from '../../../shared/ledger/dispatch-records.ts';
+import { NoCapacityError, type RunnerProvider } from '../../../shared/providers/runner-provider.ts';
+import { createRouter } from '../../../shared/routing/route-job.ts';
+
+const pool = (name: string, extra: Partial<PoolConfig> = {}): PoolConfig => ({
+  name,
+  provider: 'ec2-wake',
+  labels: ['self-hosted', 'linux'],
+  priority: 0,
+  maxConcurrent: 2,
+  idleMinutes: 10,
+  ...extra,
+});
+
+const job = (extra: Partial<WorkflowJobDetail> = {}): WorkflowJobDetail => ({
+  action: 'queued',
+  jobId: 11,
+  runId: 5,
+  runAttempt: 1,
+  jobName: 'build',
+  repository: 'acme/app',
+  owner: 'acme',
+  labels: ['self-hosted', 'linux'],
+  workflowName: 'CI',
+  headBranch: 'main',
+  runnerName: null,
+  conclusion: null,
+  installationId: 3,
+  createdAt: null,
+  startedAt: null,
+  completedAt: null,
+  deliveryId: 'd',
+  ...extra,
+});
+
+/** Fakes that log every effect in order, so tests read as the story of one dispatch. */
+const setup = (options: {
+  pools: PoolConfig[];
+  githubStatus?: string;
+  claimed?: boolean;
+  leased?: boolean;
+  full?: string[];
+  ec2?: (pool: string) => Promise<{ resourceId: string }>;
+}) => {
+  const log: string[] = [];
+  const slots = new Map<string, number>();
+  const leases: Leases = {
+    async claimSlot(p, jobKey) {
+      if (options.full?.includes(p)) return false;
+      slots.set(p, (slots.get(p) ?? 0) + 1);
+      log.push(`slot ${p} ${jobKey}`);
+      return true;
+    },
+    async releaseSlot(p) {
+      slots.set(p, (slots.get(p) ?? 0) - 1);
+      log.push(`free ${p}`);
+    },
+    claimInstance: async () => true,
+    releaseInstance: async () => {},
+    instanceOf: async () => undefined,
+    slotsInUse: async (p) => slots.get(p) ?? 0,
+  };
+  const records: DispatchRecords = {
+    claim: async () =>
+      options.claimed === false
+        ? { claimed: false, why: 'already dispatched to i-9', retry: false }
+        : options.leased
+          ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
+          : { claimed: true },
+    async dispatched(_key, _owner, launch) {
+      log.push(`dispatched ${launch.pool} ${launch.resourceId}`);
+    },
+    async notLaunched(_key, _owner, status, reason) {
+      log.push(`not launched ${status ?? 'unchanged'}: ${reason}`);
+    },
+    launchOf: async () => ({ pool: 'linux', provider: 'ec2-wake', resourceId: 'i-1' }),
+  };
+  const provider = <T>(
+    kind: 'codebuild' | 'ec2-wake',
+    launch: (target: T) => Promise<{ resourceId: string }>,
+  ) =>
+    ({
+      kind,
+      launch: (_request: unknown, target: T) => launch(target),
+      stop: async () => {},
+    }) as RunnerProvider<T>;
+  const dispatcher = createDispatcher({
+    router: createRouter(options.pools),
+    github: {
+      jobStatus: async () => options.githubStatus ?? 'queued',
+      async runnerCredentials(request) {
+        log.push(`credentials ${request.runnerName.replace(/-[0-9a-f]{6}$/, '')}`);
+        return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=' };
+      },
+    },
+    codebuild: provider('codebuild', async (target: { project: string }) => {
+      log.push(`StartBuild ${target.project}`);
+      return { resourceId: `${target.project}:b1` };
+    }),
+    ec2Wake: provider('ec2-wake', async (target: { tagValue: string }) => {
+      log.push(`wake ${target.tagValue}`);
+      return options.ec2 ? options.ec2(target.tagValue) : { resourceId: 'i-1' };
+    }),
+    leases,
+    records,
+    logger: { info() {}, warn() {}, error() {}, appendKeys() {} },
+  });
+  return { dispatcher, log, slots };
+};
+
+describe('dispatcher', () => {
+  it('claims a slot, gets runner credentials named after the job, wakes an instance and records it', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')] });
+    expect(await dispatcher.dispatch(job())).toEqual({
+      outcome: 'launched',
+      pool: 'linux',
+      resourceId: 'i-1',
+    });
+    expect(log).toEqual([
+      'slot linux 11#1',
+      'credentials ghes-cp-11-1',
+      'wake linux',
+      'dispatched linux i-1',
+    ]);
+  });
+
+  it('launches nothing when another delivery of the job already holds or dispatched it', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')], claimed: false });
+    expect(await dispatcher.dispatch(job())).toEqual({
+      outcome: 'skipped',
+      reason: 'already dispatched to i-9',
+    });
+    expect(log).toEqual([]);
+  });
+
+  it('fails the record (so SQS retries) while another dispatcher holds an unexpired lease on the job', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')], leased: true });
+    await expect(dispatcher.dispatch(job())).rejects.toThrow('another dispatcher holds the job');
+    expect(log).toEqual([]);
+  });
+
+  it('launches nothing when GitHub reports the job already in progress', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')], githubStatus: 'in_progress' });
+    expect((await dispatcher.dispatch(job())).outcome).toBe('skipped');
+    expect(log).toEqual(['not launched unchanged: GitHub reports the job in_progress; no runner launched']);
+  });
+
+  it('records an unmatched job without launching', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')] });
+    expect((await dispatcher.dispatch(job({ labels: ['self-hosted', 'gpu'] }))).outcome).toBe('unmatched');
+    expect(log).toEqual(['not launched unmatched: labels [self-hosted, gpu] matched no pool']);
+  });
+
+  it('frees the slot and goes to the fallback pool when the first has no capacity', async () => {
+    const pools = [
+      pool('linux', { fallback: 'cb' }),
+      pool('cb', { provider: 'codebuild', codebuild: { project: 'runners' }, priority: -1 }),
+    ];
+    const { dispatcher, log, slots } = setup({
+      pools,
+      ec2: async () => {
+        throw new NoCapacityError('no stopped instance could start');
+      },
+    });
+    expect(await dispatcher.dispatch(job())).toEqual({
+      outcome: 'launched',
+      pool: 'cb',
+      resourceId: 'runners:b1',
+    });
+    expect(log).toEqual([
+      'slot linux 11#1',
+      'credentials ghes-cp-11-1',
+      'wake linux',
+      'free linux',
+      'slot cb 11#1',
+      'StartBuild runners',
+      'dispatched cb runners:b1',
+    ]);
+    expect(slots.get('linux')).toBe(0);
+  });
+
+  it('leaves the job queued with the reason when every pool in the chain is full', async () => {
+    const pools = [
+      pool('linux', { fallback: 'cb' }),
+      pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } }),
+    ];
+    const { dispatcher, log } = setup({ pools, full: ['linux', 'cb'] });
+    const result = await dispatcher.dispatch(job());
+    expect(result.outcome).toBe('no-capacity');
+    expect(log).toEqual([
+      'not launched queued: no capacity: linux: all 2 slots in use; cb: all 2 slots in use',
+    ]);
+  });
+
+  it('frees the slot, gives the job back and rethrows on an unexpected error, so SQS retries it', async () => {
+    const { dispatcher, log, slots } = setup({
+      pools: [pool('linux')],
+      ec2: async () => {
+        throw Object.assign(new Error('boom'), { name: 'InternalError' });
+      },
+    });
+    await expect(dispatcher.dispatch(job())).rejects.toThrow('boom');
+    expect(slots.get('linux')).toBe(0);
+    expect(log.at(-1)).toBe('not launched unchanged: dispatch failed: InternalError');
+  });
+
+  it('sends codebuild-<project>-<run_id>-<run_attempt> jobs to that project without a pool', async () => {
+    const { dispatcher, log } = setup({ pools: [pool('linux')] });
+    const result = await dispatcher.dispatch(job({ labels: ['codebuild-myproj-5-1'] }));
+    expect(result).toEqual({ outcome: 'launched', pool: 'codebuild:myproj', resourceId: 'myproj:b1' });
+    expect(log).toEqual([
+      'credentials ghes-cp-11-1',
+      'StartBuild myproj',
+      'dispatched codebuild:myproj myproj:b1',
+    ]);
+  });
+});
