@@ -9,6 +9,8 @@ module.exports.json = () =>
 
 /** Secrets the dispatcher may read: the App's private key, and the CA bundle when one is configured. */
 module.exports.dispatcherSecretArns = () => {
-  const { github } = parse(readFileSync(process.env.GHES_CP_CONFIG || './config/deploy.example.yaml', 'utf8'));
+  const { github } = parse(
+    readFileSync(process.env.GHES_CP_CONFIG || './config/deploy.example.yaml', 'utf8'),
+  );
   return [github.privateKeySecretArn, github.caBundleSecretArn].filter(Boolean);
 };
