@@ -170,12 +170,17 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     },
 
     async release(job) {
+      // From the leases themselves, not the ledger: a dispatcher that died after launching never
+      // wrote the ledger, yet its runner ran the job and the slot must come back.
       const jobKey = keyOf(job.jobId, job.runAttempt);
-      const launch = await deps.records.launchOf(jobKey);
-      if (!launch?.pool) return;
-      if (!launch.pool.startsWith('codebuild:')) await deps.leases.releaseSlot(launch.pool, jobKey);
-      if (launch.provider === 'ec2-wake' && launch.resourceId)
-        await deps.leases.releaseInstance(launch.resourceId, jobKey);
+      const [pool, instanceId] = await Promise.all([
+        deps.leases.slotOf(jobKey),
+        deps.leases.instanceOf(jobKey),
+      ]);
+      await Promise.all([
+        pool === undefined ? undefined : deps.leases.releaseSlot(pool, jobKey),
+        instanceId === undefined ? undefined : deps.leases.releaseInstance(instanceId, jobKey),
+      ]);
     },
   };
 };

@@ -6,10 +6,16 @@ import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
  * instances instead races (terraform-aws-github-runner #5026).
  */
 export interface Leases {
-  /** Takes one of the pool's `max` slots for the job; false when the pool is full. Idempotent per job. */
+  /**
+   * Takes one of the pool's `max` slots for the job; false when the pool is full. A job holds at
+   * most one slot: a retried dispatch gets its slot back, and a slot left in another pool by a
+   * dispatcher that died is given back first.
+   */
   claimSlot(pool: string, jobKey: string, max: number): Promise<boolean>;
-  /** Frees the job's slot; a second release changes nothing. */
+  /** Frees the job's slot in that pool; a second release changes nothing. */
   releaseSlot(pool: string, jobKey: string): Promise<void>;
+  /** The pool whose slot the job holds, found without the ledger (its write may be what failed). */
+  slotOf(jobKey: string): Promise<string | undefined>;
   /** Claims an instance for a job until `until` (epoch seconds); false if someone else holds it. */
   claimInstance(instanceId: string, jobKey: string, now: number, until: number): Promise<boolean>;
   releaseInstance(instanceId: string, jobKey: string): Promise<void>;
@@ -28,39 +34,40 @@ const conditionFailed = (error: unknown) =>
 
 export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases => {
   const key = (pk: string) => ({ pk: { S: pk } });
-  return {
+  const leases: Leases = {
     async claimSlot(pool, jobKey, max) {
-      try {
-        await dynamo('TransactWriteItems', {
-          TransactItems: [
-            {
-              Put: {
-                TableName: tableName,
-                Item: { ...key(`slot#${pool}#${jobKey}`), pool: { S: pool }, jobKey: { S: jobKey } },
-                ConditionExpression: 'attribute_not_exists(pk)',
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await dynamo('TransactWriteItems', {
+            TransactItems: [
+              {
+                Put: {
+                  TableName: tableName,
+                  Item: { ...key(`slot#${jobKey}`), pool: { S: pool } },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-            {
-              Update: {
-                TableName: tableName,
-                Key: key(`pool#${pool}`),
-                UpdateExpression: 'ADD inUse :one',
-                ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :max',
-                ExpressionAttributeValues: { ':one': { N: '1' }, ':max': { N: String(max) } },
+              {
+                Update: {
+                  TableName: tableName,
+                  Key: key(`pool#${pool}`),
+                  UpdateExpression: 'ADD inUse :one',
+                  ConditionExpression: 'attribute_not_exists(inUse) OR inUse < :max',
+                  ExpressionAttributeValues: { ':one': { N: '1' }, ':max': { N: String(max) } },
+                },
               },
-            },
-          ],
-        });
-        return true;
-      } catch (error) {
-        if (!conditionFailed(error)) throw error;
+            ],
+          });
+          return true;
+        } catch (error) {
+          if (!conditionFailed(error)) throw error;
+        }
         // Either the pool is full, or this job already holds a slot (a retried dispatch).
-        const existing = await dynamo<{ Item?: unknown }>('GetItem', {
-          TableName: tableName,
-          Key: key(`slot#${pool}#${jobKey}`),
-          ConsistentRead: true,
-        });
-        return existing.Item !== undefined;
+        const held = await leases.slotOf(jobKey);
+        if (held === undefined) return false;
+        if (held === pool) return true;
+        if (attempt > 0) return false;
+        await leases.releaseSlot(held, jobKey); // a crashed attempt's slot in another pool of the chain
       }
     },
 
@@ -71,8 +78,10 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
             {
               Delete: {
                 TableName: tableName,
-                Key: key(`slot#${pool}#${jobKey}`),
-                ConditionExpression: 'attribute_exists(pk)',
+                Key: key(`slot#${jobKey}`),
+                ConditionExpression: '#pool = :pool',
+                ExpressionAttributeNames: { '#pool': 'pool' },
+                ExpressionAttributeValues: { ':pool': { S: pool } },
               },
             },
             {
@@ -89,6 +98,15 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
       } catch (error) {
         if (!conditionFailed(error)) throw error; // already released
       }
+    },
+
+    async slotOf(jobKey) {
+      const out = await dynamo<{ Item?: { pool?: { S: string } } }>('GetItem', {
+        TableName: tableName,
+        Key: key(`slot#${jobKey}`),
+        ConsistentRead: true,
+      });
+      return out.Item?.pool?.S;
     },
 
     async claimInstance(instanceId, jobKey, now, until) {
@@ -161,4 +179,5 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
       return Number(out.Item?.inUse?.N ?? 0);
     },
   };
+  return leases;
 };

@@ -30,8 +30,6 @@ export interface DispatchRecords {
     status: Extract<JobStatus, 'queued' | 'unmatched' | 'failed'> | null,
     reason: string,
   ): Promise<void>;
-  /** What was launched for a job, to free its capacity once it closes. */
-  launchOf(jobKey: string): Promise<{ pool?: string; provider?: string; resourceId?: string } | undefined>;
 }
 
 const values = (record: Record<string, unknown>) =>
@@ -42,7 +40,9 @@ const isConditionFailure = (error: unknown) =>
 
 export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string): DispatchRecords => {
   const key = (jobKey: string) => ({ pk: { S: jobKey } });
+  // `pool` and `status` are DynamoDB reserved words; every ledger attribute we set goes through a name.
   const names = { '#status': 'status', '#rank': 'statusRank' };
+  const launchNames = { '#pool': 'pool', '#provider': 'provider', '#reason': 'reason' };
 
   return {
     async claim(jobKey, owner, now, leaseSeconds) {
@@ -90,14 +90,14 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         ':owner': owner,
       };
       const sets =
-        'pool = :pool, provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at';
+        '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at';
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: key(jobKey),
-          UpdateExpression: `SET #status = :dispatched, #rank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, reason`,
+          UpdateExpression: `SET #status = :dispatched, #rank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
           ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
-          ExpressionAttributeNames: names,
+          ExpressionAttributeNames: { ...names, ...launchNames },
           ExpressionAttributeValues: values({
             ...launchValues,
             ':dispatched': 'dispatched',
@@ -111,8 +111,9 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: key(jobKey),
-          UpdateExpression: `SET ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, reason`,
+          UpdateExpression: `SET ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
           ConditionExpression: 'dispatchOwner = :owner',
+          ExpressionAttributeNames: launchNames,
           ExpressionAttributeValues: values(launchValues),
         });
       }
@@ -123,9 +124,12 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: key(jobKey),
-          UpdateExpression: `SET ${status ? '#status = :status, ' : ''}reason = :reason, updatedAt = :at REMOVE dispatchOwner, dispatchLeaseUntil`,
+          UpdateExpression: `SET ${status ? '#status = :status, ' : ''}#reason = :reason, updatedAt = :at REMOVE dispatchOwner, dispatchLeaseUntil`,
           ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
-          ExpressionAttributeNames: status ? names : { '#rank': 'statusRank' },
+          ExpressionAttributeNames: {
+            ...(status ? names : { '#rank': 'statusRank' }),
+            '#reason': 'reason',
+          },
           ExpressionAttributeValues: values({
             ...(status ? { ':status': status } : {}),
             ':reason': reason.slice(0, 500),
@@ -137,16 +141,6 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
       } catch (error) {
         if (!isConditionFailure(error)) throw error; // the job moved on meanwhile: nothing to record
       }
-    },
-
-    async launchOf(jobKey) {
-      const out = await dynamo<{ Item?: Record<string, { S?: string }> }>('GetItem', {
-        TableName: tableName,
-        Key: key(jobKey),
-        ConsistentRead: true,
-      });
-      if (!out.Item) return undefined;
-      return { pool: out.Item.pool?.S, provider: out.Item.provider?.S, resourceId: out.Item.resourceId?.S };
     },
   };
 };

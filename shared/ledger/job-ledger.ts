@@ -74,6 +74,9 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
       sets.push('conclusion = :conclusion');
       values[':conclusion'] = event.conclusion;
     }
+    // A runner has the job: why an earlier dispatch attempt launched nothing is no longer true. (A job
+    // cancelled before any runner goes straight to `completed` and keeps its reason.)
+    const started = event.action === 'in_progress';
     // Forward only. A retried delivery of the same body (our own earlier attempt failed after this
     // write) passes again, so its event is published rather than lost.
     const conditions = ['attribute_not_exists(pk)', '#rank < :rank', 'lastBodyHash = :bodyHash'];
@@ -83,9 +86,12 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
       await dynamo('UpdateItem', {
         TableName: tableName,
         Key: { pk: { S: jobKey(event.jobId, event.runAttempt) } },
-        UpdateExpression: `SET ${sets.join(', ')}`,
+        UpdateExpression: `SET ${sets.join(', ')}${started ? ' REMOVE #reason' : ''}`,
         ConditionExpression: conditions.join(' OR '),
-        ExpressionAttributeNames: { '#status': 'status', '#rank': 'statusRank', '#owner': 'owner' },
+        ExpressionAttributeNames: {
+          ...{ '#status': 'status', '#rank': 'statusRank', '#owner': 'owner' },
+          ...(started ? { '#reason': 'reason' } : {}),
+        },
         ExpressionAttributeValues: Object.fromEntries(
           Object.entries(values).map(([name, value]) => [name, toAttribute(value)]),
         ),

@@ -49,17 +49,21 @@ const setup = (options: {
 }) => {
   const log: string[] = [];
   const slots = new Map<string, number>();
+  const slotOfJob = new Map<string, string>();
   const leases: Leases = {
     async claimSlot(p, jobKey) {
       if (options.full?.includes(p)) return false;
       slots.set(p, (slots.get(p) ?? 0) + 1);
+      slotOfJob.set(jobKey, p);
       log.push(`slot ${p} ${jobKey}`);
       return true;
     },
-    async releaseSlot(p) {
+    async releaseSlot(p, jobKey) {
       slots.set(p, (slots.get(p) ?? 0) - 1);
+      slotOfJob.delete(jobKey);
       log.push(`free ${p}`);
     },
+    slotOf: async (jobKey) => slotOfJob.get(jobKey),
     claimInstance: async () => true,
     releaseInstance: async () => {},
     instanceOf: async () => undefined,
@@ -78,7 +82,6 @@ const setup = (options: {
     async notLaunched(_key, _owner, status, reason) {
       log.push(`not launched ${status ?? 'unchanged'}: ${reason}`);
     },
-    launchOf: async () => ({ pool: 'linux', provider: 'ec2-wake', resourceId: 'i-1' }),
   };
   const provider = <T>(
     kind: 'codebuild' | 'ec2-wake',

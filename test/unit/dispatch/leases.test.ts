@@ -31,6 +31,22 @@ describe('leases on DynamoDB', () => {
     expect(await leases.slotsInUse('linux')).toBe(1);
   });
 
+  it('keeps one slot per job: a crashed attempt\'s slot in another pool is given back on the next claim', async () => {
+    const leases = createDynamoLeases(db.call, 'LeasesTable');
+    expect(await leases.claimSlot('linux', '8#1', 2)).toBe(true);
+    expect(await leases.slotOf('8#1')).toBe('linux');
+    // The retry lands on the fallback pool: the job moves its slot, it does not hold two.
+    expect(await leases.claimSlot('linux-codebuild', '8#1', 2)).toBe(true);
+    expect(await leases.slotOf('8#1')).toBe('linux-codebuild');
+    expect(await leases.slotsInUse('linux')).toBe(0);
+    expect(await leases.slotsInUse('linux-codebuild')).toBe(1);
+    await leases.releaseSlot('linux', '8#1'); // not the pool it holds: nothing changes
+    expect(await leases.slotsInUse('linux-codebuild')).toBe(1);
+    await leases.releaseSlot('linux-codebuild', '8#1');
+    expect(await leases.slotOf('8#1')).toBeUndefined();
+    expect(await leases.slotsInUse('linux-codebuild')).toBe(0);
+  });
+
   it('lets one job hold an instance until its lease runs out, and finds the instance by job', async () => {
     const leases = createDynamoLeases(db.call, 'LeasesTable');
     expect(await leases.claimInstance('i-1', 'a#1', 1000, 2000)).toBe(true);
