@@ -2,12 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { startTwin, type Twin } from '../twin/twin.ts';
 import { toApiGatewayV2Event } from './api-gateway-event.ts';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { FaultSpecError } from '../twin/faults.ts';
+import { verify } from '@octokit/webhooks-methods';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -84,12 +85,44 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   const webhook: TwinLambda = await loadTwinLambda({
     name: 'github-webhook',
     modulePath: functionPath('github-webhook'),
-    env: lambdaEnv,
+    env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-github-webhook' },
     timeoutMs: 10_000,
   });
+  const dispatcher: TwinLambda = await loadTwinLambda({
+    name: 'runner-dispatcher',
+    modulePath: functionPath('runner-dispatcher'),
+    env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-runner-dispatcher' },
+    timeoutMs: 30_000,
+  });
+  // The SQS event source mapping: batches in, `batchItemFailures` back.
+  twin.queues.get('DispatchQueue')!.attach(async (messages) =>
+    dispatcher.invoke<SQSBatchResponse>({
+      Records: messages.map((m): SQSRecord => ({
+        messageId: m.messageId,
+        receiptHandle: `${m.messageId}#${m.receiveCount}`,
+        body: m.body,
+        attributes: {
+          ApproximateReceiveCount: String(m.receiveCount),
+          SentTimestamp: String(m.sentAt),
+          SenderId: 'events.amazonaws.com',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:${config.region}:${config.sandbox.accountId}:DispatchQueue`,
+        awsRegion: config.region,
+      })),
+    }),
+  );
   const deliveries: DeliveryRow[] = [];
 
-  const invokeHttp = async (lambda: TwinLambda, req: IncomingMessage, res: ServerResponse) => {
+  const invokeHttp = async (
+    lambda: TwinLambda,
+    req: IncomingMessage,
+    res: ServerResponse,
+    beforeInvoke: (body: Buffer) => Promise<void> = async () => {},
+  ) => {
     let body: Buffer;
     try {
       body = await readBody(req, API_GATEWAY_MAX_BODY);
@@ -99,6 +132,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       sendJson(res, 413, { message: 'Request Entity Too Large' }); // API Gateway's own answer
       return undefined;
     }
+    await beforeInvoke(body);
     let result: APIGatewayProxyStructuredResultV2;
     try {
       result = await lambda.invoke<APIGatewayProxyStructuredResultV2>(toApiGatewayV2Event(req, body));
@@ -108,14 +142,36 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     }
     res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
     res.end(result.body ?? '');
-    return result;
+    return { result, body };
   };
 
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> = {
     'POST /github/webhook': async (req, res) => {
-      const result = await invokeHttp(webhook, req, res);
-      if (!result?.body || (result.statusCode ?? 500) >= 300) return;
+      // GitHub knows a job before it sends the webhook, and the dispatcher asks it about the job
+      // while the intake is still answering: a delivery signed with the sandbox's secret is
+      // GitHub's truth for the twin from the moment it arrives.
+      const observeSigned = async (body: Buffer) => {
+        const event = req.headers['x-github-event'];
+        const signature = req.headers['x-hub-signature-256'];
+        if (typeof event !== 'string' || typeof signature !== 'string') return;
+        const text = body.toString('utf8');
+        if (!(await verify(config.sandbox.secrets.webhook, text, signature).catch(() => false))) return;
+        let payload: unknown;
+        try {
+          payload = JSON.parse(text);
+        } catch {
+          return;
+        }
+        twin.observeWebhook(event, payload);
+      };
+      const invoked = await invokeHttp(webhook, req, res, observeSigned);
+      if (!invoked) return;
+      const { result, body } = invoked;
+      if (!result.body || (result.statusCode ?? 500) >= 300) return;
       const answer = JSON.parse(result.body) as Partial<DeliveryRow> & { delivery?: string };
+      // Also signed with a secret the intake still accepts during a rotation.
+      if (answer.outcome === 'accepted' && answer.event)
+        twin.observeWebhook(answer.event, JSON.parse(body.toString('utf8')));
       if (answer.outcome && answer.delivery) {
         deliveries.push({
           id: answer.delivery,
@@ -158,7 +214,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeScale: config.sandbox.timeScale,
     deliveries,
     ...(await twin.state()),
-    lambdas: { 'github-webhook': webhook.stats },
+    lambdas: { 'github-webhook': webhook.stats, 'runner-dispatcher': dispatcher.stats },
   });
 
   const server = createServer((req, res) => {
@@ -181,6 +237,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
+  twin.setWebhookTarget(`http://127.0.0.1:${port}/github/webhook`);
 
   return {
     url: `http://127.0.0.1:${port}`,

@@ -43,6 +43,8 @@ export interface TwinAwsService {
 
 export interface AwsCallRecord {
   readonly target: string;
+  /** The access key id that signed the call: each Lambda has its own, as each has its own role. */
+  readonly caller: string;
   readonly at: number;
   readonly error?: string;
 }
@@ -84,10 +86,11 @@ export const startTwinAwsEndpoint = async (
 
   const server: Server = createServer(async (req, res) => {
     const rawBody = await readBody(req);
-    const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(
+    const scope = /Credential=([^/]+)\/\d{8}\/[^/]+\/([^/]+)\/aws4_request/.exec(
       req.headers.authorization ?? '',
     );
-    const service = scope ? bySigningName.get(scope[1]!) : undefined;
+    const service = scope ? bySigningName.get(scope[2]!) : undefined;
+    const caller = scope?.[1] ?? '';
     if (!service) {
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(
@@ -119,7 +122,7 @@ export const startTwinAwsEndpoint = async (
       status: number,
       extra: Record<string, unknown> = {},
     ) => {
-      calls.push({ target, at: Date.now(), error: code });
+      calls.push({ target, caller, at: Date.now(), error: code });
       if (service.protocol === 'json') {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
         res.end(JSON.stringify({ __type: code, message, ...extra }));
@@ -140,7 +143,7 @@ export const startTwinAwsEndpoint = async (
     }
     try {
       const output = await service.handle({ operation, input, rawBody, headers: req.headers });
-      calls.push({ target, at: Date.now() });
+      calls.push({ target, caller, at: Date.now() });
       if (typeof output === 'string') {
         res.writeHead(200, { 'content-type': 'text/xml' });
         res.end(output);

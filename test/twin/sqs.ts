@@ -33,6 +33,8 @@ export interface QueueOptions {
 export class TwinQueue {
   readonly messages: SqsMessage[] = [];
   readonly deadLetters: SqsMessage[] = [];
+  /** Messages ever sent, whatever became of them since. */
+  sent = 0;
   #consumer: SqsConsumer | undefined;
   #running = 0;
   #scheduled = false;
@@ -49,6 +51,7 @@ export class TwinQueue {
 
   send(body: string): string {
     const messageId = randomUUID();
+    this.sent += 1;
     this.messages.push({ messageId, body, receiveCount: 0, visibleAt: 0, sentAt: Date.now() });
     this.#kick();
     return messageId;

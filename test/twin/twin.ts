@@ -6,15 +6,20 @@ import {
   type TwinAwsService,
 } from './aws-endpoint.ts';
 import { createTwinClock, type TwinClock } from './clock.ts';
+import { createCodeBuildTwin, type CodeBuildTwin } from './codebuild.ts';
 import { startDynamoTwin, type DynamoTwin } from './dynamodb.ts';
+import { createEc2Twin, type Ec2Twin } from './ec2.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
 import { FaultInjector } from './faults.ts';
+import { startGithubTwin, type GithubTwin } from './github-api.ts';
+import { simulateRunners } from './runner-simulation.ts';
 import { createSecretsManagerTwin, type SecretsManagerTwin } from './secrets-manager.ts';
+import { createSsmParametersTwin, type SsmParametersTwin } from './ssm-parameters.ts';
 import { TwinQueue } from './sqs.ts';
 
 /**
- * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, with real
- * state, scaled delays and injectable faults.
+ * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
+ * GHES API, and runners that boot, take their job and report back through signed webhooks.
  */
 export interface Twin {
   readonly clock: TwinClock;
@@ -23,15 +28,25 @@ export interface Twin {
   readonly dynamo: DynamoTwin;
   readonly events: EventBridgeTwin;
   readonly secrets: SecretsManagerTwin;
+  readonly ssm: SsmParametersTwin;
+  readonly ec2: Ec2Twin;
+  readonly codebuild: CodeBuildTwin;
+  readonly github: GithubTwin;
   readonly queues: ReadonlyMap<string, TwinQueue>;
+  readonly alerts: readonly { at: string; source: string; detail: string }[];
   /** Environment every twin Lambda gets: credentials, region, the endpoint, resource names. */
   readonly lambdaEnv: Readonly<Record<string, string>>;
+  /** Where simulated runners send their signed webhooks (the sandbox's own route). */
+  setWebhookTarget(url: string): void;
+  /** The sandbox reports every delivery its intake accepted: GitHub's truth for the twin. */
+  observeWebhook(event: string, payload: unknown): void;
   state(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
-export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable' } as const;
+export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable', leases: 'LeasesTable' } as const;
 export const EVENT_BUS_NAME = 'ghes-control-plane';
+export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 
 /** The SQS settings serverless.yml deploys for the dispatch queue (visibility ≥ 6 × Lambda timeout). */
 const dispatchQueueOptions = {
@@ -45,11 +60,37 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
   const services: TwinAwsService[] = [];
   const faults = new FaultInjector(() => ({ targets: faultTargetsOf(services) }));
+  const alerts: { at: string; source: string; detail: string }[] = [];
+  const { durations } = config.sandbox;
 
   const dynamo = await startDynamoTwin();
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
+  const ssm = createSsmParametersTwin();
+  const ec2 = createEc2Twin({
+    clock,
+    region: config.region,
+    bootMs: durations.instanceBootMs,
+    instances: config.sandbox.instances.flatMap(({ count, ...seed }) =>
+      Array.from({ length: count }, () => seed),
+    ),
+  });
+  const codebuild = createCodeBuildTwin({
+    clock,
+    region: config.region,
+    accountId: config.sandbox.accountId,
+    projects: config.sandbox.codebuildProjects,
+    queuedMs: durations.buildStartMs / 2,
+    provisioningMs: durations.buildStartMs / 2,
+  });
   const dispatchQueue = new TwinQueue('DispatchQueue', dispatchQueueOptions, clock);
+  dispatchQueue.onDeadLetter = (message) =>
+    // On AWS a CloudWatch alarm on the DLQ's depth raises this; the twin records it.
+    alerts.push({
+      at: new Date().toISOString(),
+      source: 'DispatchDeadLetterQueue',
+      detail: message.messageId,
+    });
   const queues = new Map([[dispatchQueue.name, dispatchQueue]]);
   const events = createEventBridgeTwin({
     busName: EVENT_BUS_NAME,
@@ -57,8 +98,28 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     accountId: config.sandbox.accountId,
     queues,
   });
-  services.push(dynamo, secrets, events);
+  services.push(dynamo, secrets, events, ssm, ec2, codebuild);
   const endpoint = await startTwinAwsEndpoint(services, faults);
+
+  let webhookTarget = '';
+  const github = await startGithubTwin({
+    clock,
+    appId: config.github.appId,
+    webhookSecret: config.sandbox.secrets.webhook,
+    ghesVersion: config.sandbox.ghesVersion,
+    bootMs: durations.runnerBootMs,
+    jobMs: durations.jobMs,
+    deliverWebhook: async (headers, body) => {
+      const response = await fetch(webhookTarget, { method: 'POST', headers, body });
+      await response.arrayBuffer();
+      return response.status;
+    },
+  });
+  secrets.put(config.github.privateKeySecretArn, github.privateKeyPem);
+  const runners = simulateRunners({ codebuild, ec2, ssm, github, parameterPrefix: RUNNER_PARAMETER_PREFIX });
+
+  const { sandbox: _sandbox, ...deployment } = config;
+  const deploymentConfig = { ...deployment, github: { ...deployment.github, apiUrl: github.apiUrl } };
 
   const jobs = async () =>
     (await dynamo.scan(TABLES.jobs))
@@ -85,6 +146,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       }))
       .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
 
+  const jobIdOf = (jobKey: unknown) =>
+    typeof jobKey === 'string' ? Number(jobKey.split('#')[0]) : undefined;
+
   return {
     clock,
     faults,
@@ -92,7 +156,12 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     dynamo,
     events,
     secrets,
+    ssm,
+    ec2,
+    codebuild,
+    github,
     queues,
+    alerts,
     lambdaEnv: {
       AWS_REGION: config.region,
       AWS_ACCESS_KEY_ID: 'twin-access-key',
@@ -100,19 +169,53 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       AWS_ENDPOINT_URL: endpoint.url,
       DELIVERIES_TABLE: TABLES.deliveries,
       JOBS_TABLE: TABLES.jobs,
+      LEASES_TABLE: TABLES.leases,
       EVENT_BUS_NAME,
       WEBHOOK_SECRET_ARN: config.github.webhookSecretArn,
+      DEPLOYMENT_CONFIG: JSON.stringify(deploymentConfig),
+      RUNNER_PARAMETER_PREFIX,
+      // The job lease is sized against the queue's visibility timeout, which the twin scales too.
+      DISPATCH_LEASE_SECONDS: String(Math.max(1, 120 * config.sandbox.timeScale)),
+    },
+    setWebhookTarget(url) {
+      webhookTarget = url;
+    },
+    observeWebhook(event, payload) {
+      github.observeWebhook(event, payload);
+      const p = payload as { action?: string; workflow_job?: { runner_name?: string | null } };
+      if (event === 'workflow_job' && p.action === 'completed')
+        runners.jobCompleted(p.workflow_job?.runner_name);
     },
     async state() {
+      const leases = await dynamo.scan(TABLES.leases);
+      const leaseOf = (pk: string) => leases.find((l) => l.pk === pk);
       return {
         jobs: await jobs(),
-        pools: config.pools,
-        instances: [],
-        builds: [],
+        pools: config.pools.map((pool) => ({
+          ...pool,
+          inUse: Number(leaseOf(`pool#${pool.name}`)?.inUse ?? 0),
+        })),
+        instances: ec2.list().map((i) => ({
+          instanceId: i.instanceId,
+          state: i.state,
+          pool: i.pool,
+          az: i.az,
+          instanceType: i.instanceType,
+          jobId: jobIdOf(leaseOf(`instance#${i.instanceId}`)?.jobKey) ?? null,
+        })),
+        builds: codebuild.list().map((b) => ({
+          id: b.id,
+          project: b.project,
+          status: b.status,
+          phase: b.currentPhase,
+          jobId: jobIdOf(b.environmentVariables.GHES_CP_JOB) ?? null,
+        })),
         executions: [],
         locks: [],
         appliances: [],
         slack: [],
+        runners: github.runners(),
+        alerts,
         faults: faults.list(),
         queues: [...queues.values()].map((q) => ({
           name: q.name,
@@ -125,6 +228,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     async close() {
       clock.close();
       for (const queue of queues.values()) queue.close();
+      ec2.close();
+      codebuild.close();
+      await github.close();
       await endpoint.close();
       await dynamo.close();
     },

@@ -1,0 +1,221 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import {
+  armFault,
+  jobOf,
+  newJobId,
+  sendJob,
+  startTestSandbox,
+  state,
+  waitFor,
+} from '../support/sandbox-driver.ts';
+
+/**
+ * The runner loop end to end, through the sandbox's routes only: a signed queued webhook → intake →
+ * bus → queue → dispatcher → CodeBuild / EC2 on the twin → a simulated runner takes the job and
+ * reports in_progress and completed through signed webhooks.
+ */
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startTestSandbox();
+});
+afterAll(async () => sandbox?.close());
+afterEach(async () => {
+  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
+});
+
+const completed = (jobId: number) =>
+  waitFor(`job ${jobId} completed`, async () => {
+    const job = await jobOf(sandbox, jobId);
+    return job?.status === 'completed' ? job : undefined;
+  });
+const settled = (jobId: number) =>
+  waitFor(`job ${jobId} dispatched or refused`, async () => {
+    const job = await jobOf(sandbox, jobId);
+    return job && (job.resourceId || job.reason) ? job : undefined;
+  });
+const buildsFor = async (jobId: number) => (await state(sandbox)).builds!.filter((b) => b.jobId === jobId);
+const startCalls = () => sandbox.twin.endpoint.count('ec2:StartInstances');
+
+describe('runner dispatch', () => {
+  it('runs a deployment on the CodeBuild pool its workflow name selects, and frees the slot after', async () => {
+    const jobId = newJobId();
+    expect(
+      (
+        await sendJob(sandbox, {
+          jobId,
+          labels: ['self-hosted', 'linux', 'deploy'],
+          workflowName: 'action-app-stg-deploy',
+        })
+      ).status,
+    ).toBe(202);
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'stg-deploy', provider: 'codebuild', conclusion: 'success' });
+    const builds = await buildsFor(jobId);
+    expect(builds).toHaveLength(1);
+    expect(builds[0]).toMatchObject({ id: job.resourceId, project: 'ghes-runners-stg' });
+    await waitFor(
+      'the stg slot to be free',
+      async () =>
+        (await state(sandbox)).pools!.find((p) => p.name === 'stg-deploy')!.inUse === 0 || undefined,
+    );
+    // The JIT config was read once by the build and deleted; nothing is left in Parameter Store.
+    expect(sandbox.twin.ssm.names().filter((n) => n.includes(String(jobId)))).toEqual([]);
+  });
+
+  it('wakes a stopped instance of the ec2-wake pool, which runs the job and stops again', async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake' });
+    expect(job.resourceId).toMatch(/^i-0[0-9a-f]{16}$/);
+    const instance = await waitFor('the instance to stop after its job', async () => {
+      const found = (await state(sandbox)).instances!.find((i) => i.instanceId === job.resourceId);
+      return found?.state === 'stopped' ? found : undefined;
+    });
+    expect(instance.jobId).toBeNull();
+  });
+
+  it('tries the next candidate when the first instance has no capacity', async () => {
+    await armFault(sandbox, {
+      target: 'ec2:StartInstances',
+      error: 'InsufficientInstanceCapacity',
+      count: 1,
+    });
+    const before = startCalls();
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const job = await settled(jobId);
+    expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake' });
+    expect(startCalls() - before).toBe(2);
+    await completed(jobId);
+  });
+
+  it('falls back to the CodeBuild pool when no instance can start', async () => {
+    await armFault(sandbox, {
+      target: 'ec2:StartInstances',
+      error: 'InsufficientInstanceCapacity',
+      probability: 1,
+    });
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const job = await settled(jobId);
+    expect(job).toMatchObject({ pool: 'linux-codebuild', provider: 'codebuild' });
+    expect(await buildsFor(jobId)).toHaveLength(1);
+    await completed(jobId);
+  });
+
+  it('launches once for queued → waiting → queued', async () => {
+    const jobId = newJobId();
+    const labels = ['self-hosted', 'linux', 'deploy'];
+    const workflowName = 'action-app-dev-deploy';
+    await sendJob(sandbox, { jobId, labels, workflowName });
+    await sendJob(sandbox, { jobId, labels, workflowName, action: 'waiting' });
+    await sendJob(sandbox, { jobId, labels, workflowName });
+    await completed(jobId);
+    await sandbox.twin.queues.get('DispatchQueue')!.drained();
+    expect(await buildsFor(jobId)).toHaveLength(1);
+  });
+
+  it('launches nothing for a job GitHub already reports in progress', async () => {
+    const jobId = newJobId();
+    const builds = (await state(sandbox)).builds!.length;
+    const starts = startCalls();
+    // GitHub moved the job on, but that webhook never arrived: only the queued one does.
+    const { jobPayload } = await import('../support/sandbox-driver.ts');
+    sandbox.twin.github.observeWebhook(
+      'workflow_job',
+      jobPayload({ jobId, labels: ['self-hosted', 'linux'], action: 'in_progress' }),
+    );
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const job = await settled(jobId);
+    expect(job.reason).toMatch(/GitHub reports the job in_progress/);
+    expect(job.resourceId).toBeNull();
+    expect((await state(sandbox)).builds!.length).toBe(builds);
+    expect(startCalls()).toBe(starts);
+  });
+
+  it('rides out EC2 throttling with backoff and launches once', async () => {
+    await armFault(sandbox, { target: 'ec2:StartInstances', error: 'RequestLimitExceeded', count: 2 });
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake' });
+  });
+
+  it('records an unmatched job and launches nothing', async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'gpu'] });
+    const job = await settled(jobId);
+    expect(job).toMatchObject({ status: 'unmatched', resourceId: null });
+    expect(job.reason).toMatch(/matched no pool/);
+  });
+
+  it('survives a crash after the launch when the runner is faster than the redelivery: one build, slot freed', async () => {
+    // Ledger writes: 1 the intake's, 2 the dispatcher's lease, 3 its record of the launch. Fail the third
+    // more times than the client retries, as if the dispatcher died right after StartBuild.
+    await armFault(sandbox, {
+      target: 'dynamodb:UpdateItem',
+      error: 'InternalServerError',
+      count: 3,
+      after: 2,
+    });
+    const jobId = newJobId();
+    await sendJob(sandbox, {
+      jobId,
+      labels: ['self-hosted', 'linux', 'deploy'],
+      workflowName: 'action-app-dev-deploy',
+    });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ conclusion: 'success', reason: null });
+    // The redelivered message found the job taken and launched nothing more.
+    await sandbox.twin.queues.get('DispatchQueue')!.drained();
+    expect(await buildsFor(jobId)).toHaveLength(1);
+    expect(sandbox.twin.github.runners().filter((r) => r.jobId === jobId)).toHaveLength(1);
+    // The ledger never learnt the build, yet the pool's slot comes back when the job completes.
+    await waitFor(
+      'the dev slot to be free',
+      async () =>
+        (await state(sandbox)).pools!.find((p) => p.name === 'dev-deploy')!.inUse === 0 || undefined,
+    );
+  });
+});
+
+describe('runner dispatch, when the runner boots slower than SQS redelivers', () => {
+  let slow: Sandbox;
+  beforeAll(async () => {
+    // CodeBuild takes 400 s (4 s here) to start; SQS redelivers after 180 s (1.8 s).
+    slow = await startTestSandbox((config) => {
+      config.sandbox.durations.buildStartMs = 400_000;
+    });
+  });
+  afterAll(async () => slow?.close());
+
+  it('survives a crash after StartBuild: the redelivery gets the same build back and records it', async () => {
+    await armFault(slow, { target: 'dynamodb:UpdateItem', error: 'InternalServerError', count: 3, after: 2 });
+    const jobId = newJobId();
+    await sendJob(slow, {
+      jobId,
+      labels: ['self-hosted', 'linux', 'deploy'],
+      workflowName: 'action-app-dev-deploy',
+    });
+    const dispatched = await waitFor(`job ${jobId} dispatched`, async () => {
+      const job = await jobOf(slow, jobId);
+      return job?.resourceId ? job : undefined;
+    });
+    expect(dispatched).toMatchObject({ status: 'dispatched', pool: 'dev-deploy', provider: 'codebuild' });
+    // Two StartBuild calls with one idempotency token: CodeBuild started one build.
+    expect(slow.twin.endpoint.count('codebuild:StartBuild')).toBe(2);
+    const builds = (await state(slow)).builds!.filter((b) => b.jobId === jobId);
+    expect(builds).toEqual([expect.objectContaining({ id: dispatched.resourceId })]);
+    const job = await waitFor(
+      `job ${jobId} completed`,
+      async () => {
+        const found = await jobOf(slow, jobId);
+        return found?.status === 'completed' ? found : undefined;
+      },
+      30_000,
+    );
+    expect(job).toMatchObject({ conclusion: 'success', resourceId: dispatched.resourceId });
+  });
+});

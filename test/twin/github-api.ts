@@ -1,0 +1,528 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID, verify } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
+import type { TwinClock } from './clock.ts';
+
+/**
+ * A loopback GHES REST API and the Actions runners it hands work to. Signed `workflow_job`
+ * deliveries the sandbox accepted are its only source of jobs; App auth is checked for real, so a
+ * broken JWT or an expired token fails here as it would against GHES.
+ */
+export interface GithubTwinOptions {
+  readonly clock: TwinClock;
+  readonly webhookSecret: string;
+  readonly deliverWebhook: (headers: Record<string, string>, body: string) => Promise<number>;
+  readonly appId: number;
+  /** `major.minor`, default 3.14; before 3.10 GHES has no JIT runner endpoint. */
+  readonly ghesVersion?: string;
+  /** Simulated time from launch until the runner is online (default 8 s) and job duration (30 s). */
+  readonly bootMs?: number;
+  readonly jobMs?: number;
+}
+
+export type JobStatus = 'queued' | 'waiting' | 'in_progress' | 'completed';
+export interface JobView {
+  readonly id: number;
+  readonly runId: number;
+  readonly runAttempt: number;
+  readonly repository: string;
+  readonly owner: string;
+  readonly labels: readonly string[];
+  readonly workflowName: string | null;
+  readonly headBranch: string | null;
+  readonly status: JobStatus;
+  readonly conclusion: string | null;
+  readonly runnerId: number | null;
+  readonly runnerName: string | null;
+  readonly installationId: number | null;
+  readonly createdAt: string | null;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+}
+
+/** `offline`: registered, not started; `idle`/`busy`: online; `failed`: never got online. */
+export type RunnerState = 'offline' | 'booting' | 'idle' | 'busy' | 'deregistered' | 'failed';
+export interface RunnerView {
+  readonly id: number | null; // null until a registration-token runner has configured itself
+  readonly name: string;
+  readonly owner: string;
+  readonly repo: string | null; // set for repository-level runners
+  readonly labels: readonly string[];
+  readonly state: RunnerState;
+  readonly jobId: number | null;
+  readonly resourceId: string | null;
+  readonly failure: string | null;
+}
+
+export interface RunnerLaunch {
+  encodedJitConfig?: string;
+  registrationToken?: string;
+  runnerName?: string;
+  labels?: string[];
+  /** With a registration token: the org, or `owner/repo`, of the URL the runner registers at. */
+  owner?: string;
+  resourceId: string;
+}
+
+export interface GithubTwin {
+  readonly apiUrl: string;
+  readonly appId: number;
+  readonly privateKeyPem: string;
+  observeWebhook(event: string, payload: unknown): void;
+  startRunner(options: RunnerLaunch): void;
+  jobs(): JobView[];
+  runners(): RunnerView[];
+  readonly calls: { method: string; path: string; status: number }[];
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+/** What GitHub changes on a job after it is queued, named as in its payload and REST shape. */
+type Live = Json & { status: JobStatus; runner_id: unknown; runner_name: unknown; started_at: unknown };
+type Job = { id: number; owner: string; repository: string; labels: string[]; installationId: number | null };
+type StoredJob = Job & { createdMs: number; seq: number; payload: Json & { workflow_job: Json }; live: Live };
+type Runner = { -readonly [K in keyof RunnerView]: RunnerView[K] } & {
+  stop?: () => void;
+  outbox: Promise<void>;
+};
+type Scope = { owner: string; repo: string | null };
+type Answer = [status: number, body?: unknown];
+type Handler = (params: Record<string, string>, scope: Scope, body: Json, query: URLSearchParams) => Answer;
+
+const RANK: Record<JobStatus, number> = { queued: 0, waiting: 0, in_progress: 1, completed: 2 };
+const HOUR = 3_600_000;
+const DOCS = 'https://docs.github.com/enterprise-server/rest';
+const lower = (s: string) => s.toLowerCase();
+const text = (v: unknown) => (typeof v === 'string' ? v : null);
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'); // as GitHub writes them
+const error = (status: number, message: string): Answer => [status, { message, documentation_url: DOCS }];
+const NOT_FOUND = error(404, 'Not Found');
+/** Hook-style deliveries carry no installation: give the owner an id that is the same every run. */
+const derivedInstallationId = (owner: string) =>
+  10_000_000 + (createHash('sha256').update(lower(owner)).digest().readUInt32BE(0) % 90_000_000);
+
+export const startGithubTwin = async (options: GithubTwinOptions): Promise<GithubTwin> => {
+  const { clock, appId, bootMs = 8000, jobMs = 30000, ghesVersion = '3.14' } = options;
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // PKCS#1, the format of the key file GitHub lets you download for an App.
+  const privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const [major = 0, minor = 0] = ghesVersion.split('.').map(Number);
+  const hasJit = major > 3 || (major === 3 && minor >= 10);
+
+  const jobs = new Map<number, StoredJob>();
+  const runners: Runner[] = [];
+  const installations = new Map<string, { id: number; login: string; type: string }>(); // by lowercase owner
+  const repoOwners = new Map<string, string>(); // lowercase full_name → owner (the examples disagree)
+  const tokens = new Map<string, { owner: string; expiresAt: number }>();
+  const registrationTokens = new Map<string, Scope & { expiresAt: number }>();
+  const timers = new Set<() => void>();
+  const calls: GithubTwin['calls'] = [];
+  let nextRunnerId = 1;
+  let seq = 0;
+  let closed = false;
+
+  const now = () => clock.now().getTime();
+  const after = (simulatedMs: number, fn: () => void) => {
+    const cancel = clock.after(simulatedMs, () => {
+      timers.delete(cancel);
+      fn();
+    });
+    timers.add(cancel);
+    return () => {
+      timers.delete(cancel);
+      cancel();
+    };
+  };
+  const ownerOf = (s: Scope) => lower((s.repo && repoOwners.get(lower(`${s.owner}/${s.repo}`))) || s.owner);
+  const registered = (r: Runner) => r.id !== null && ['offline', 'booting', 'idle', 'busy'].includes(r.state);
+  const inScope = (r: Runner, s: Scope) =>
+    lower(r.owner) === lower(s.owner) && r.repo === (s.repo && lower(s.repo));
+  const nameTaken = (s: Scope, name: string) =>
+    runners.some((r) => registered(r) && inScope(r, s) && lower(r.name) === lower(name));
+  const addRunner = (fields: Pick<Runner, 'name' | 'owner' | 'labels' | 'state'> & Partial<Runner>) => {
+    const runner: Runner = {
+      id: null,
+      repo: null,
+      jobId: null,
+      resourceId: null,
+      failure: null,
+      ...fields,
+      outbox: Promise.resolve(),
+    };
+    runners.push(runner);
+    return runner;
+  };
+
+  /** Why GHES would refuse this App JWT, or null when it would accept it. */
+  const jwtProblem = (authorization = ''): string | null => {
+    const [, h = '', p = '', s = ''] = /^Bearer\s+([\w-]+)\.([\w-]+)\.([\w-]+)$/i.exec(authorization) ?? [];
+    let header: Json, claims: Json;
+    try {
+      header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as Json;
+      claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Json;
+    } catch {
+      return 'A JSON web token could not be decoded';
+    }
+    const signed = verify('sha256', Buffer.from(`${h}.${p}`), publicKey, Buffer.from(s, 'base64url'));
+    if (header.alg !== 'RS256' || !signed) return 'A JSON web token could not be decoded';
+    if (String(claims.iss) !== String(appId)) return "'Issuer' claim ('iss') must be the App's id";
+    const { iat, exp } = claims;
+    const seconds = now() / 1000;
+    if (typeof iat !== 'number' || typeof exp !== 'number') return "'iat' and 'exp' claims must be numbers";
+    if (exp <= seconds) return "'Expiration time' claim ('exp') must be a time in the future";
+    if (exp - iat > 600) return "'Expiration time' claim ('exp') is too far in the future";
+    if (iat > seconds + 60) return "'Issued at' claim ('iat') must be a time in the past"; // 1 min of skew
+    return null;
+  };
+  const tokenOwner = (authorization = '') => {
+    const token = tokens.get(/^(?:token|bearer)\s+(\S+)$/i.exec(authorization)?.[1] ?? '');
+    return token && token.expiresAt > now() ? token.owner : undefined;
+  };
+
+  // ---- the simulated runners ----
+  const deliver = (runner: Runner, job: StoredJob) => {
+    const { live, payload } = job;
+    const body = JSON.stringify({
+      ...payload,
+      action: live.status,
+      workflow_job: { ...payload.workflow_job, ...live },
+    });
+    // One runner's events leave in order: `completed` never overtakes a slow `in_progress` delivery.
+    runner.outbox = runner.outbox
+      .then(async () => {
+        if (closed) return;
+        const headers = {
+          'content-type': 'application/json',
+          'x-github-event': 'workflow_job',
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': await sign(options.webhookSecret, body),
+          'user-agent': 'GitHub-Hookshot/twin',
+        };
+        await options.deliverWebhook(headers, body);
+      })
+      .catch(() => undefined); // GitHub does not redeliver on its own: a failed delivery is simply lost
+  };
+
+  const fits = (runner: Runner, job: StoredJob) => {
+    const has = new Set(runner.labels.map(lower));
+    const sameScope = runner.repo
+      ? lower(job.repository) === `${lower(runner.owner)}/${runner.repo}`
+      : lower(job.owner) === lower(runner.owner);
+    return job.live.status === 'queued' && sameScope && job.labels.every((l) => has.has(lower(l)));
+  };
+
+  /** GitHub gives an online runner the oldest queued job it can run, whoever launched it for. */
+  const takeWork = (runner: Runner) => {
+    const fitting = [...jobs.values()]
+      .filter((job) => fits(runner, job))
+      .sort((a, b) => a.createdMs - b.createdMs || a.seq - b.seq);
+    const job = fitting.find((j) => new RegExp(`(^|\\D)${j.id}(\\D|$)`).test(runner.name)) ?? fitting[0];
+    if (!job) return; // stays idle online until a new queued job is observed
+    Object.assign(runner, { state: 'busy', jobId: job.id });
+    Object.assign(job.live, { status: 'in_progress', runner_id: runner.id, runner_name: runner.name });
+    job.live.started_at = isoSeconds(now());
+    deliver(runner, job);
+    runner.stop = after(jobMs, () => {
+      Object.assign(job.live, {
+        status: 'completed',
+        conclusion: 'success',
+        completed_at: isoSeconds(now()),
+      });
+      deliver(runner, job);
+      runner.state = 'deregistered'; // ephemeral: one job, then the runner removes itself
+    });
+  };
+
+  const fail = (runner: Runner, failure: string) => void Object.assign(runner, { state: 'failed', failure });
+
+  const comeOnline = (runner: Runner, registrationToken: string | undefined) => {
+    if (runner.state !== 'booting') return fail(runner, 'the runner was removed before it came online');
+    if (registrationToken !== undefined) {
+      // config.sh runs now: the token must still be valid and the name free where it registers.
+      const grant = registrationTokens.get(registrationToken);
+      if (!grant || grant.expiresAt <= now()) return fail(runner, 'registration token invalid or expired');
+      if (lower(grant.owner) !== lower(runner.owner))
+        return fail(runner, 'registration token of another owner');
+      runner.repo = grant.repo && lower(grant.repo);
+      if (nameTaken(runner, runner.name)) return fail(runner, `a runner named ${runner.name} already exists`);
+      runner.id = nextRunnerId++;
+    }
+    runner.state = 'idle';
+    takeWork(runner);
+  };
+
+  const startRunner = (launch: RunnerLaunch) => {
+    const { encodedJitConfig, registrationToken, resourceId } = launch;
+    let runner: Runner | undefined;
+    if (encodedJitConfig !== undefined) {
+      let config: { runnerId?: number; name?: string } = {};
+      try {
+        config = JSON.parse(Buffer.from(encodedJitConfig, 'base64').toString('utf8')) as typeof config;
+      } catch {
+        // an unreadable config names no runner: refused below
+      }
+      runner = runners.find((r) => r.id === config.runnerId && r.name === config.name);
+      if (runner?.state !== 'offline') {
+        // A JIT config registers its runner once; a removed runner's config is dead.
+        const failure =
+          runner && runner.state !== 'deregistered' ? 'JIT config already used' : 'JIT config unknown';
+        addRunner({ name: config.name ?? '?', owner: '', labels: [], state: 'failed', resourceId, failure });
+        return;
+      }
+    } else {
+      const [owner = '', repo] = (launch.owner ?? '').split('/');
+      const name = launch.runnerName ?? `runner-${resourceId}`;
+      runner = addRunner({
+        name,
+        owner,
+        repo: repo ? lower(repo) : null,
+        labels: launch.labels ?? [],
+        state: 'offline',
+      });
+    }
+    Object.assign(runner, { state: 'booting', resourceId });
+    const target = runner;
+    after(bootMs, () =>
+      comeOnline(target, encodedJitConfig === undefined ? (registrationToken ?? '') : undefined),
+    );
+  };
+
+  // ---- webhooks in ----
+  const observeWebhook = (event: string, payload: unknown) => {
+    const p = payload as Json & { repository?: { full_name?: unknown; owner?: { login?: unknown } } };
+    const fullName = text(p.repository?.full_name);
+    const owner =
+      text(p.repository?.owner?.login) ?? fullName?.split('/')[0] ?? text((p.organization as Json)?.login);
+    if (!owner) return;
+    if (fullName) repoOwners.set(lower(fullName), lower(owner));
+    const given = (p.installation as Json | undefined)?.id;
+    const installationId = typeof given === 'number' ? given : null;
+    const type = text((p.repository?.owner as Json | undefined)?.type) ?? 'Organization';
+    if (installationId !== null || !installations.has(lower(owner)))
+      installations.set(lower(owner), {
+        id: installationId ?? derivedInstallationId(owner),
+        login: owner,
+        type,
+      });
+
+    const w = p.workflow_job as Json | undefined;
+    const action = p.action as JobStatus;
+    if (event !== 'workflow_job' || !fullName || !(action in RANK) || typeof w?.id !== 'number') return;
+    let job = jobs.get(w.id);
+    if (!job) {
+      const labels = Array.isArray(w.labels) ? w.labels.map(String) : [];
+      const live: Live = {
+        status: action,
+        conclusion: null,
+        runner_id: null,
+        runner_name: null,
+        started_at: null,
+        completed_at: null,
+      };
+      const stored = { id: w.id, owner, repository: fullName, labels, installationId, live, seq: seq++ };
+      job = {
+        ...stored,
+        createdMs: Date.parse(text(w.created_at) ?? '') || 0,
+        payload: structuredClone({ ...p, workflow_job: w }),
+      };
+      jobs.set(w.id, job);
+    } else if (RANK[action] < RANK[job.live.status]) return; // late or repeated: GitHub never goes back
+    const live = job.live;
+    live.status = action;
+    if (RANK[action] > 0) {
+      Object.assign(live, {
+        runner_id: w.runner_id ?? live.runner_id,
+        runner_name: w.runner_name ?? live.runner_name,
+      });
+      live.started_at = w.started_at ?? live.started_at;
+    }
+    if (action === 'completed') {
+      Object.assign(live, { conclusion: w.conclusion ?? null, completed_at: w.completed_at ?? null });
+      // Cancelled elsewhere: the runner on it stops and, being ephemeral, goes away.
+      for (const r of runners.filter((r) => r.state === 'busy' && r.jobId === w.id)) {
+        r.stop?.();
+        r.state = 'deregistered';
+      }
+    }
+    if (action === 'queued') for (const r of runners.filter((r) => r.state === 'idle')) takeWork(r);
+  };
+
+  // ---- the REST API ----
+  const restRunner = (r: Runner) => ({
+    ...{ id: r.id, name: r.name, os: 'linux', busy: r.state === 'busy' },
+    status: r.state === 'idle' || r.state === 'busy' ? 'online' : 'offline',
+    labels: r.labels.map((name, i) => ({ id: i + 1, name, type: 'custom' })),
+  });
+  const installation = (owner: string, organizationsOnly = false): Answer => {
+    const found = installations.get(lower(owner));
+    if (organizationsOnly && found?.type === 'User') return NOT_FOUND; // a user is not an org
+    return found ? [200, { id: found.id, account: { login: found.login }, app_id: appId }] : NOT_FOUND;
+  };
+  const issue = <T>(store: Map<string, T>, token: string, grant: T, extra: Json = {}): Answer => {
+    store.set(token, grant);
+    return [201, { token, expires_at: isoSeconds(now() + HOUR), ...extra }];
+  };
+
+  const routes: [method: string, pattern: RegExp, auth: 'jwt' | 'token', handle: Handler][] = [];
+  /** `{name}` matches one path segment; `{scope}` is `/orgs/{org}` or `/repos/{owner}/{repo}`. */
+  const route = (spec: string, auth: 'jwt' | 'token', handle: Handler) => {
+    const [method = '', path = ''] = spec.split(' ');
+    const source = path
+      .replace('{scope}', '(?:/orgs/{org}|/repos/{owner}/{repo})')
+      .replace(/\{(\w+)\}/g, '(?<$1>[^/]+)');
+    routes.push([method, new RegExp(`^${source}$`), auth, handle]);
+  };
+
+  route('GET /app', 'jwt', () => [
+    200,
+    { id: appId, slug: 'ghes-control-plane-twin', name: 'GHES CP (twin)' },
+  ]);
+  route('GET /orgs/{org}/installation', 'jwt', (_p, s) => installation(s.owner, true));
+  route('GET /users/{org}/installation', 'jwt', (_p, s) => installation(s.owner));
+  route('GET /repos/{owner}/{repo}/installation', 'jwt', (_p, s) => installation(ownerOf(s)));
+  route('POST /app/installations/{id}/access_tokens', 'jwt', ({ id }) => {
+    const owner = [...installations].find(([, i]) => i.id === Number(id))?.[0];
+    if (owner === undefined) return NOT_FOUND;
+    const expiresAt = now() + HOUR;
+    return issue(tokens, `ghs_${randomBytes(18).toString('hex')}`, { owner, expiresAt }, { permissions: {} });
+  });
+  route('GET /repos/{owner}/{repo}/actions/jobs/{id}', 'token', (params) => {
+    const job = jobs.get(Number(params.id));
+    if (!job || lower(job.repository) !== lower(`${params.owner}/${params.repo}`)) return NOT_FOUND;
+    return [
+      200,
+      { ...job.payload.workflow_job, run_attempt: job.payload.workflow_job.run_attempt ?? 1, ...job.live },
+    ];
+  });
+  route('POST {scope}/actions/runners/generate-jitconfig', 'token', (_p, scope, body) => {
+    if (!hasJit) return NOT_FOUND; // the endpoint arrived in GHES 3.10
+    const { name, runner_group_id: group, labels } = body;
+    const invalid = (field: string) => error(422, `Invalid request.\n\n"${field}" wasn't supplied.`);
+    if (typeof name !== 'string' || !name) return invalid('name');
+    if (typeof group !== 'number') return invalid('runner_group_id');
+    if (!Array.isArray(labels) || !labels.length || !labels.every((l) => typeof l === 'string' && l))
+      return invalid('labels');
+    if (nameTaken(scope, name))
+      return error(409, `Already exists - A runner with the name ${name} already exists.`);
+    const { owner, repo } = scope;
+    const runner = addRunner({
+      id: nextRunnerId++,
+      name,
+      owner,
+      repo: repo && lower(repo),
+      labels,
+      state: 'offline',
+    });
+    const config = JSON.stringify({ runnerId: runner.id, name, labels, owner, ...(repo ? { repo } : {}) });
+    return [201, { runner: restRunner(runner), encoded_jit_config: Buffer.from(config).toString('base64') }];
+  });
+  route('POST {scope}/actions/runners/registration-token', 'token', (_p, scope) => {
+    const token = randomBytes(15).toString('hex').toUpperCase().slice(0, 29);
+    return issue(registrationTokens, token, { ...scope, expiresAt: now() + HOUR });
+  });
+  route('GET {scope}/actions/runners', 'token', (_p, scope, _b, query) => {
+    const name = query.get('name');
+    const listed = runners.filter((r) => registered(r) && inScope(r, scope) && (!name || r.name === name));
+    return [200, { total_count: listed.length, runners: listed.map(restRunner) }];
+  });
+  route('DELETE {scope}/actions/runners/{id}', 'token', ({ id }, scope) => {
+    const runner = runners.find((r) => registered(r) && inScope(r, scope) && r.id === Number(id));
+    if (!runner) return NOT_FOUND;
+    if (runner.state === 'busy')
+      return error(422, `Bad request - Runner "${runner.name}" is still running a job`);
+    runner.state = 'deregistered';
+    return [204];
+  });
+
+  const answer = (req: IncomingMessage, url: URL, raw: string): Answer => {
+    if (!url.pathname.startsWith('/api/v3/')) return NOT_FOUND;
+    const path = url.pathname.slice('/api/v3'.length);
+    const found = routes.find(([method, pattern]) => method === req.method && pattern.test(path));
+    if (!found) return NOT_FOUND; // GitHub answers a wrong method like an unknown route
+    const [, pattern, auth, handle] = found;
+    const params = Object.fromEntries(
+      Object.entries(pattern.exec(path)!.groups ?? {}).flatMap(([k, v]) =>
+        v ? [[k, decodeURIComponent(v)]] : [],
+      ),
+    ) as Record<string, string>;
+    const scope = {
+      owner: params.org ?? params.owner ?? '',
+      repo: params.org ? null : (params.repo ?? null),
+    };
+    if (auth === 'jwt') {
+      const problem = jwtProblem(req.headers.authorization);
+      if (problem) return error(401, problem);
+    } else {
+      const owner = tokenOwner(req.headers.authorization);
+      if (!owner) return error(401, 'Bad credentials');
+      if (owner !== ownerOf(scope)) return error(403, 'Resource not accessible by integration');
+    }
+    let body: Json;
+    try {
+      body = raw ? (JSON.parse(raw) as Json) : {};
+    } catch {
+      return error(400, 'Problems parsing JSON');
+    }
+    return handle(params, scope, body, url.searchParams);
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://twin');
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      let result: Answer;
+      try {
+        result = answer(req, url, Buffer.concat(chunks).toString('utf8'));
+      } catch (cause) {
+        result = error(500, String(cause));
+      }
+      const [status, body] = result;
+      calls.push({ method: req.method ?? 'GET', path: url.pathname, status });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'x-github-enterprise-version': ghesVersion,
+      });
+      res.end(body === undefined ? '' : JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    apiUrl: `http://127.0.0.1:${port}/api/v3`,
+    appId,
+    privateKeyPem,
+    calls,
+    observeWebhook,
+    startRunner,
+    jobs: () =>
+      [...jobs.values()].map(({ id, owner, repository, labels, installationId, payload, live }) => {
+        const w = payload.workflow_job;
+        return {
+          ...{
+            id,
+            runId: Number(w.run_id),
+            runAttempt: Number(w.run_attempt ?? 1),
+            repository,
+            owner,
+            labels,
+          },
+          ...{ workflowName: text(w.workflow_name), headBranch: text(w.head_branch), status: live.status },
+          ...{ conclusion: text(live.conclusion), installationId, createdAt: text(w.created_at) },
+          runnerId: typeof live.runner_id === 'number' ? live.runner_id : null,
+          runnerName: text(live.runner_name),
+          startedAt: text(live.started_at),
+          completedAt: text(live.completed_at),
+        };
+      }),
+    runners: () => runners.map(({ stop: _s, outbox: _o, ...view }) => ({ ...view })),
+    async close() {
+      closed = true;
+      for (const cancel of [...timers]) cancel();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};

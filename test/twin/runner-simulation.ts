@@ -1,0 +1,77 @@
+import type { CodeBuildTwin } from './codebuild.ts';
+import type { Ec2Twin } from './ec2.ts';
+import type { GithubTwin } from './github-api.ts';
+import type { SsmParametersTwin } from './ssm-parameters.ts';
+
+/**
+ * What the buildspec and the instance user data do on AWS: at boot, read the runner credentials
+ * from Parameter Store (deleting them), start one ephemeral runner, and end when its job is done —
+ * a build finishes, an instance shuts itself down (stop on shutdown), ready to be woken again.
+ */
+export const simulateRunners = (options: {
+  codebuild: CodeBuildTwin;
+  ec2: Ec2Twin;
+  ssm: SsmParametersTwin;
+  github: GithubTwin;
+  parameterPrefix: string;
+}) => {
+  const { codebuild, ec2, ssm, github } = options;
+  const resourceByRunner = new Map<string, string>();
+
+  const startRunner = (resourceId: string, parameter: string | undefined): boolean => {
+    const raw = parameter ? ssm.take(parameter) : undefined;
+    if (!raw) return false;
+    const credentials = JSON.parse(raw) as {
+      kind: 'jit' | 'registration';
+      runnerName: string;
+      encodedJitConfig?: string;
+      token?: string;
+      url?: string;
+      labels?: string[];
+    };
+    resourceByRunner.set(credentials.runnerName, resourceId);
+    github.startRunner(
+      credentials.kind === 'jit'
+        ? { encodedJitConfig: credentials.encodedJitConfig!, resourceId }
+        : {
+            registrationToken: credentials.token!,
+            runnerName: credentials.runnerName,
+            labels: credentials.labels ?? [],
+            owner: new URL(credentials.url!).pathname.split('/')[1]!,
+            resourceId,
+          },
+    );
+    return true;
+  };
+
+  const stopInstance = (instanceId: string) =>
+    void ec2.handle({
+      operation: 'StopInstances',
+      input: { 'InstanceId.1': instanceId },
+      rawBody: '',
+      headers: {},
+    });
+
+  codebuild.onStatusChange((build, previous) => {
+    if (build.currentPhase !== 'BUILD' || previous?.currentPhase === 'BUILD') return;
+    if (!startRunner(build.id, build.environmentVariables.RUNNER_CREDENTIALS))
+      codebuild.finish(build.id, 'FAILED');
+  });
+  ec2.onStateChange((instance, previous) => {
+    if (instance.state !== 'running' || previous !== 'pending') return;
+    if (!startRunner(instance.instanceId, `${options.parameterPrefix}/instances/${instance.instanceId}`)) {
+      stopInstance(instance.instanceId); // user data found nothing to run: shut down
+    }
+  });
+
+  return {
+    /** The sandbox calls this for each accepted `completed` delivery: the runner exited. */
+    jobCompleted(runnerName: string | null | undefined) {
+      const resourceId = runnerName ? resourceByRunner.get(runnerName) : undefined;
+      if (!resourceId) return;
+      resourceByRunner.delete(runnerName!);
+      if (resourceId.startsWith('i-')) stopInstance(resourceId);
+      else codebuild.finish(resourceId, 'SUCCEEDED');
+    },
+  };
+};
