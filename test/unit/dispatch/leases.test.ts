@@ -31,7 +31,7 @@ describe('leases on DynamoDB', () => {
     expect(await leases.slotsInUse('linux')).toBe(1);
   });
 
-  it('keeps one slot per job: a crashed attempt\'s slot in another pool is given back on the next claim', async () => {
+  it("keeps one slot per job: a crashed attempt's slot in another pool is given back on the next claim", async () => {
     const leases = createDynamoLeases(db.call, 'LeasesTable');
     expect(await leases.claimSlot('linux', '8#1', 2)).toBe(true);
     expect(await leases.slotOf('8#1')).toBe('linux');
