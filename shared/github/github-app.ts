@@ -1,3 +1,4 @@
+import tls from 'node:tls';
 import { createAppAuth } from '@octokit/auth-app';
 import { request as octokitRequest } from '@octokit/request';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -43,7 +44,11 @@ export interface GithubAppOptions {
 }
 
 export const createGithubApp = (options: GithubAppOptions): GithubApi => {
-  const dispatcher = options.caBundle ? new Agent({ connect: { ca: options.caBundle } }) : undefined;
+  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
+  const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
+  const dispatcher = options.caBundle
+    ? new Agent({ connect: { ca: [...defaultCas, options.caBundle] } })
+    : undefined;
   const request = octokitRequest.defaults({
     baseUrl: options.apiUrl.replace(/\/$/, ''),
     headers: { 'user-agent': 'ghes-control-plane' },
