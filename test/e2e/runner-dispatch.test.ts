@@ -219,3 +219,40 @@ describe('runner dispatch, when the runner boots slower than SQS redelivers', ()
     expect(job).toMatchObject({ conclusion: 'success', resourceId: dispatched.resourceId });
   });
 });
+
+describe('runner dispatch, a job that can never be dispatched', () => {
+  let fast: Sandbox;
+  beforeAll(async () => {
+    // 0.002: SQS redelivers after 0.36 s, so five receives take seconds, not minutes.
+    fast = await startTestSandbox((config) => {
+      config.sandbox.timeScale = 0.002;
+    });
+  });
+  afterAll(async () => fast?.close());
+
+  it('fails only its own record, ends in the DLQ after 5 receives and raises an alert', async () => {
+    // Parameter Store refuses every write (a broken KMS key policy, say): this job can never launch.
+    await armFault(fast, { target: 'ssm:PutParameter', error: 'AccessDeniedException', probability: 1 });
+    const poisoned = newJobId();
+    await sendJob(fast, { jobId: poisoned, labels: ['self-hosted', 'linux'] });
+    // A job in the same batches whose route needs no Parameter Store write is not held back by it.
+    const unmatched = newJobId();
+    await sendJob(fast, { jobId: unmatched, labels: ['self-hosted', 'gpu'] });
+    const alert = await waitFor('an alert from the dead-letter queue', async () =>
+      (await state(fast)).alerts!.find((a) => a.source === 'DispatchDeadLetterQueue'),
+    );
+    const queue = fast.twin.queues.get('DispatchQueue')!;
+    expect(queue.deadLetters).toHaveLength(1);
+    expect(queue.deadLetters[0]).toMatchObject({ messageId: alert.detail, receiveCount: 5 });
+    expect(JSON.parse(queue.deadLetters[0]!.body).detail.jobId).toBe(poisoned);
+    // Nothing launched, and the ledger says why; the job stays queued for the reconciler.
+    expect(await jobOf(fast, poisoned)).toMatchObject({
+      status: 'queued',
+      resourceId: null,
+      reason: 'dispatch failed: AccessDeniedException',
+    });
+    expect((await state(fast)).instances!.every((i) => i.state === 'stopped')).toBe(true);
+    expect(fast.twin.endpoint.count('ec2:StartInstances')).toBe(0);
+    expect(await jobOf(fast, unmatched)).toMatchObject({ status: 'unmatched' });
+  });
+});

@@ -36,8 +36,9 @@ export class FaultSpecError extends Error {
   override name = 'FaultSpecError';
 }
 
-/** AWS error codes every service may answer with. */
+/** AWS error codes every service may answer with (AWS's "Common Errors"; EC2 says UnauthorizedOperation). */
 const commonErrors: Record<string, number> = {
+  AccessDeniedException: 400,
   InternalFailure: 500,
   InternalServerError: 500,
   ServiceUnavailable: 503,
