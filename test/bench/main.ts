@@ -1,3 +1,4 @@
+import { benchBurst, benchDispatchLatency } from './dispatch.ts';
 import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } from './webhook.ts';
 
 /**
@@ -9,6 +10,8 @@ const sections: (() => Promise<string[]> | string[])[] = [
   benchInit,
   benchHandlerVsFloor,
   benchSandboxRoundTrip,
+  benchDispatchLatency,
+  benchBurst,
 ];
 for (const section of sections) {
   for (const line of await section()) console.log(line);

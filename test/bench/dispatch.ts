@@ -1,0 +1,115 @@
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import { jobPayload, newJobId, startTestSandbox, state } from '../support/sandbox-driver.ts';
+import { signedDelivery } from '../support/github-deliveries.ts';
+import { fmt, median, percentile } from './stats.ts';
+
+const post = async (sandbox: Sandbox, body: ReturnType<typeof jobPayload>) => {
+  const delivery = await signedDelivery(body, { secret: sandbox.config.sandbox.secrets.webhook });
+  const response = await fetch(`${sandbox.url}/github/webhook`, {
+    method: 'POST',
+    headers: delivery.headers,
+    body: delivery.body,
+  });
+  await response.arrayBuffer();
+  if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
+};
+
+/** Queued webhook answered → StartBuild received by the twin, sequential; boot and job time excluded. */
+export const benchDispatchLatency = async (jobs = 200) => {
+  const sandbox = await startTestSandbox((config) => {
+    config.sandbox.durations.jobMs = 1_000;
+  });
+  try {
+    const samples: number[] = [];
+    const answered: number[] = [];
+    for (let i = 0; i < jobs + 20; i++) {
+      const jobId = newJobId();
+      // AWS's own label scheme: straight to the project, so pool capacity never waits.
+      const label = `codebuild-ghes-runners-${jobId * 10}-1`;
+      const sent = Date.now();
+      await post(sandbox, jobPayload({ jobId, labels: [label] }));
+      if (i >= 20) answered.push(Date.now() - sent);
+      for (;;) {
+        const build = sandbox.twin.codebuild
+          .list()
+          .find((b) => b.environmentVariables.GHES_CP_JOB === `${jobId}#1`);
+        if (build) {
+          if (i >= 20) samples.push(build.startTime.getTime() - sent);
+          break;
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    return [
+      `Queued webhook → StartBuild at the twin, sequential, ${jobs} jobs (includes intake, bus, queue, GitHub check, JIT config)`,
+      `  p50 ${fmt(median(samples))}  p99 ${fmt(percentile(samples, 99))}` +
+        `  (${(median(samples) / median(answered)).toFixed(2)}× the webhook's own answer, p50 ${fmt(median(answered))})`,
+    ];
+  } finally {
+    await sandbox.close();
+  }
+};
+
+/** 1,000 queued jobs at once; EC2 StartInstances throttled to 5 TPS; CodeBuild takes what EC2 cannot. */
+export const benchBurst = async (jobs = 1_000) => {
+  const sandbox = await startTestSandbox((config) => {
+    config.sandbox.timeScale = 0.05;
+    config.sandbox.durations.jobMs = 3_600_000; // no job finishes during the burst: every launch stays visible
+    config.sandbox.instances = [
+      { pool: 'linux', az: 'eu-west-1a', instanceType: 'm7i.large', count: 20 },
+      { pool: 'linux', az: 'eu-west-1b', instanceType: 'm6i.large', count: 20 },
+    ];
+    for (const pool of config.pools) {
+      if (pool.name === 'linux') pool.maxConcurrent = 40;
+      if (pool.name === 'linux-codebuild') pool.maxConcurrent = jobs;
+    }
+  });
+  try {
+    const armed = await fetch(`${sandbox.url}/sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ target: 'ec2:StartInstances', error: 'RequestLimitExceeded', ratePerSecond: 5 }),
+    });
+    if (armed.status !== 201) throw new Error(await armed.text());
+    const ids = Array.from({ length: jobs }, () => newJobId());
+    const started = performance.now();
+    // GitHub sends deliveries concurrently; 20 at a time keeps the loopback honest on 2 cores.
+    for (let i = 0; i < ids.length; i += 20) {
+      await Promise.all(
+        ids
+          .slice(i, i + 20)
+          .map((jobId) => post(sandbox, jobPayload({ jobId, labels: ['self-hosted', 'linux'] }))),
+      );
+    }
+    const accepted = performance.now() - started;
+    const wanted = new Set(ids);
+    let rows: Record<string, any>[] = [];
+    for (;;) {
+      rows = (await state(sandbox)).jobs!.filter((j) => wanted.has(j.id));
+      if (rows.every((j) => j.resourceId || j.reason)) break;
+      if (performance.now() - started > 600_000) throw new Error('burst not dispatched within 10 minutes');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const dispatchedAll = performance.now() - started;
+    const s = await state(sandbox);
+    const builds = s.builds!.filter((b) => wanted.has(b.jobId)).length;
+    const woken = s.instances!.filter((i) => i.state !== 'stopped').length;
+    const launched = rows.filter((j) => j.resourceId);
+    const perResource = new Map<string, number>();
+    for (const j of launched) perResource.set(j.resourceId, (perResource.get(j.resourceId) ?? 0) + 1);
+    const doubleClaims = [...perResource.values()].filter((n) => n > 1).length;
+    const byPool = Object.entries(
+      launched.reduce<Record<string, number>>((acc, j) => ({ ...acc, [j.pool]: (acc[j.pool] ?? 0) + 1 }), {}),
+    )
+      .map(([pool, n]) => `${pool} ${n}`)
+      .join(', ');
+    return [
+      `Burst: ${jobs} queued jobs, StartInstances throttled to 5 TPS, 40 stopped instances, CodeBuild fallback`,
+      `  all webhooks answered in ${(accepted / 1000).toFixed(1)} s; all jobs dispatched in ${(dispatchedAll / 1000).toFixed(1)} s`,
+      `  launched ${launched.length}/${jobs} (${byPool}); not launched: ${jobs - launched.length}`,
+      `  launches per job ${((builds + woken) / jobs).toFixed(2)} (builds ${builds} + woken instances ${woken}); double claims ${doubleClaims}`,
+      `  StartInstances calls ${sandbox.twin.endpoint.count('ec2:StartInstances')}, throttled ${sandbox.twin.endpoint.calls.filter((c) => c.error === 'RequestLimitExceeded').length}`,
+    ];
+  } finally {
+    await sandbox.close();
+  }
+};
