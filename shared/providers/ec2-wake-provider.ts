@@ -75,15 +75,28 @@ export const createEc2WakeProvider = (options: {
   return {
     kind: 'ec2-wake',
     async launch(request, target) {
-      // A retried dispatch (the first attempt died after waking) gets its own instance back.
-      const held = await options.leases.instanceOf(request.jobKey);
-      if (held) {
-        await wake(held, request.credentials);
-        return { resourceId: held };
-      }
       const failures: string[] = [];
       const failedPlacements = new Set<string>();
-      const candidates = await stoppedCandidates(target);
+      /** Wakes an instance the job holds; on failure gives it back and rethrows unless others may start. */
+      const tryWake = async (instanceId: string, placement: string): Promise<boolean> => {
+        try {
+          await wake(instanceId, request.credentials);
+          return true;
+        } catch (error) {
+          await options.leases.releaseInstance(instanceId, request.jobKey);
+          await options.credentials.remove(parameterFor(instanceId));
+          const code = (error as Error).name;
+          if (!tryNextCandidate.has(code)) throw error;
+          failures.push(`${instanceId} (${placement}): ${code}`);
+          failedPlacements.add(placement);
+          return false;
+        }
+      };
+      // A retried dispatch (the first attempt died after claiming) gets its own instance back; if
+      // that one cannot start now, it is given back and the job moves on like a fresh one.
+      const held = await options.leases.instanceOf(request.jobKey);
+      if (held && (await tryWake(held, 'held'))) return { resourceId: held };
+      const candidates = (await stoppedCandidates(target)).filter((c) => c.instanceId !== held);
       while (candidates.length > 0) {
         const index = candidates.findIndex((c) => !failedPlacements.has(c.placement));
         const [candidate] = candidates.splice(index === -1 ? 0 : index, 1) as [Candidate];
@@ -92,16 +105,8 @@ export const createEc2WakeProvider = (options: {
           !(await options.leases.claimInstance(candidate.instanceId, request.jobKey, at, at + leaseSeconds))
         )
           continue;
-        try {
-          await wake(candidate.instanceId, request.credentials);
+        if (await tryWake(candidate.instanceId, candidate.placement)) {
           return { resourceId: candidate.instanceId };
-        } catch (error) {
-          await options.leases.releaseInstance(candidate.instanceId, request.jobKey);
-          await options.credentials.remove(parameterFor(candidate.instanceId));
-          const code = (error as Error).name;
-          if (!tryNextCandidate.has(code)) throw error;
-          failures.push(`${candidate.instanceId} (${candidate.placement}): ${code}`);
-          failedPlacements.add(candidate.placement);
         }
       }
       throw new NoCapacityError(

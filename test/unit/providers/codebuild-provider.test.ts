@@ -1,0 +1,256 @@
+import {
+  AccountLimitExceededException,
+  CodeBuildClient,
+  InvalidInputException,
+  StartBuildCommand,
+  StopBuildCommand,
+} from '@aws-sdk/client-codebuild';
+import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { RUNNER_BUILDSPEC } from '../../../infra/codebuild-runner-buildspec.ts';
+import type { RunnerCredentials } from '../../../shared/github/github-app.ts';
+import { createCodeBuildProvider } from '../../../shared/providers/codebuild-provider.ts';
+import { createSsmCredentialsStore } from '../../../shared/providers/runner-credentials-store.ts';
+import { NoCapacityError, type LaunchRequest } from '../../../shared/providers/runner-provider.ts';
+
+const PREFIX = '/ghes-cp/runners';
+const JIT_CONFIG = 'eyJqaXRjb25maWciOiJ0b3Atc2VjcmV0LWZvci1qb2ItMTEifQ==';
+
+const request = (jobId: number, runAttempt: number, credentials?: RunnerCredentials): LaunchRequest => ({
+  jobKey: `${jobId}#${runAttempt}`,
+  jobId,
+  runAttempt,
+  credentials: credentials ?? {
+    kind: 'jit',
+    runnerName: `ghes-cp-${jobId}-${runAttempt}-a1b2c3`,
+    encodedJitConfig: `${JIT_CONFIG}-${jobId}-${runAttempt}`,
+  },
+});
+
+describe('CodeBuild runner provider', () => {
+  const codebuild = mockClient(CodeBuildClient);
+  const ssm = mockClient(SSMClient);
+  /** Every AWS call in the order the provider made it, across both clients. */
+  let calls: string[];
+
+  beforeEach(() => {
+    codebuild.reset();
+    ssm.reset();
+    calls = [];
+    ssm.on(PutParameterCommand).callsFake((input) => {
+      calls.push(`put ${input.Name}`);
+      return { Version: 1 };
+    });
+    ssm.on(DeleteParameterCommand).callsFake((input) => {
+      calls.push(`delete ${input.Name}`);
+      return {};
+    });
+  });
+
+  const provider = () =>
+    createCodeBuildProvider({
+      codebuild: new CodeBuildClient({ region: 'eu-west-1' }),
+      credentials: createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' })),
+      parameterPrefix: PREFIX,
+    });
+
+  const startsBuild = (id: string) =>
+    codebuild.on(StartBuildCommand).callsFake((input) => {
+      calls.push(`start ${input.projectName}`);
+      return { build: { id } };
+    });
+
+  it('starts a source-less build with the runner buildspec and returns its id', async () => {
+    // Prepare
+    startsBuild('runner-linux:0f1e2d');
+
+    // Act
+    const launched = await provider().launch(request(11, 1), { project: 'runner-linux' });
+
+    // Assess
+    expect(launched).toEqual({ resourceId: 'runner-linux:0f1e2d' });
+    expect(codebuild).toReceiveCommandExactlyOnceWith(StartBuildCommand, {
+      projectName: 'runner-linux',
+      sourceTypeOverride: 'NO_SOURCE',
+      buildspecOverride: RUNNER_BUILDSPEC,
+    });
+  });
+
+  it('writes the credentials as a SecureString before StartBuild and hands the build only its name', async () => {
+    // Prepare
+    startsBuild('runner-linux:1');
+    const launch = request(11, 1);
+
+    // Act
+    await provider().launch(launch, { project: 'runner-linux' });
+
+    // Assess
+    const parameter = `${PREFIX}/jobs/11-1`;
+    expect(calls).toEqual([`put ${parameter}`, 'start runner-linux']);
+    expect(ssm).toReceiveCommandWith(PutParameterCommand, { Name: parameter, Type: 'SecureString' });
+    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual(
+      launch.credentials,
+    );
+    const input = codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input;
+    // CodeBuild resolves the SecureString into RUNNER_CREDENTIALS; the buildspec deletes it by name.
+    expect(input.environmentVariablesOverride).toEqual(
+      expect.arrayContaining([
+        { name: 'RUNNER_CREDENTIALS', value: parameter, type: 'PARAMETER_STORE' },
+        { name: 'RUNNER_CREDENTIALS_PARAMETER', value: parameter, type: 'PLAINTEXT' },
+      ]),
+    );
+    expect(ssm).not.toReceiveCommand(DeleteParameterCommand);
+  });
+
+  it.each<[string, RunnerCredentials]>([
+    ['a JIT config', { kind: 'jit', runnerName: 'ghes-cp-11-1-a1b2c3', encodedJitConfig: JIT_CONFIG }],
+    [
+      'a registration token',
+      {
+        kind: 'registration',
+        runnerName: 'ghes-cp-11-1-a1b2c3',
+        url: 'https://ghes.example.com/acme',
+        token: 'AREGISTRATIONTOKENFORJOB11',
+        labels: ['self-hosted', 'linux'],
+      },
+    ],
+  ])(
+    'puts %s nowhere in the StartBuild request (build history shows every override)',
+    async (_, credentials) => {
+      // Prepare
+      startsBuild('runner-linux:2');
+      const secret = credentials.kind === 'jit' ? credentials.encodedJitConfig : credentials.token;
+
+      // Act
+      await provider().launch(request(11, 1, credentials), { project: 'runner-linux' });
+
+      // Assess
+      const input = codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input;
+      expect(JSON.stringify(input)).not.toContain(secret);
+      expect(JSON.stringify(input)).not.toContain(JSON.stringify(credentials));
+      // Only parameter names travel: no plaintext variable holds anything that came from the credentials.
+      for (const variable of input.environmentVariablesOverride ?? []) {
+        expect(variable.value).not.toContain(secret);
+      }
+      // …while Parameter Store did receive the secret, so the test would see it if it leaked.
+      expect(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value).toContain(secret);
+    },
+  );
+
+  it("applies each pool's compute type, image and environment type, and leaves the project's own otherwise", async () => {
+    // Prepare
+    startsBuild('b:1');
+    const runners = provider();
+
+    // Act
+    await runners.launch(request(11, 1), {
+      project: 'runner-arm',
+      computeType: 'BUILD_GENERAL1_LARGE',
+      image: 'aws/codebuild/amazonlinux-aarch64-standard:3.0',
+      environmentType: 'ARM_CONTAINER',
+    });
+    await runners.launch(request(12, 1), { project: 'runner-linux' });
+
+    // Assess
+    const [arm, plain] = codebuild.commandCalls(StartBuildCommand).map((call) => call.args[0].input);
+    expect(arm).toMatchObject({
+      projectName: 'runner-arm',
+      computeTypeOverride: 'BUILD_GENERAL1_LARGE',
+      imageOverride: 'aws/codebuild/amazonlinux-aarch64-standard:3.0',
+      environmentTypeOverride: 'ARM_CONTAINER',
+    });
+    expect(plain).toMatchObject({ projectName: 'runner-linux' });
+    expect(plain).not.toHaveProperty('computeTypeOverride');
+    expect(plain).not.toHaveProperty('imageOverride');
+    expect(plain).not.toHaveProperty('environmentTypeOverride');
+  });
+
+  it('gives each job attempt its own idempotency token and parameter, and a repeated launch the same ones', async () => {
+    // Prepare
+    startsBuild('b:1');
+    const runners = provider();
+
+    // Act
+    await runners.launch(request(11, 1), { project: 'runner-linux' });
+    await runners.launch(request(11, 2), { project: 'runner-linux' });
+    await runners.launch(request(11, 1), { project: 'runner-linux' }); // a retried dispatch
+
+    // Assess
+    const starts = codebuild.commandCalls(StartBuildCommand).map((call) => call.args[0].input);
+    expect(starts.map((input) => input.idempotencyToken)).toEqual(['11#1', '11#2', '11#1']);
+    const credentialsParameter = (input: (typeof starts)[number]) =>
+      input.environmentVariablesOverride?.find((variable) => variable.name === 'RUNNER_CREDENTIALS')?.value;
+    expect(starts.map(credentialsParameter)).toEqual([
+      `${PREFIX}/jobs/11-1`,
+      `${PREFIX}/jobs/11-2`,
+      `${PREFIX}/jobs/11-1`,
+    ]);
+    expect(starts[1]!.environmentVariablesOverride).toContainEqual({
+      name: 'GHES_CP_JOB',
+      value: '11#2',
+      type: 'PLAINTEXT',
+    });
+  });
+
+  it('deletes the parameter and reports no capacity when the account build limit is reached', async () => {
+    // Prepare
+    const limit = new AccountLimitExceededException({ message: 'concurrent build limit', $metadata: {} });
+    codebuild.on(StartBuildCommand).rejects(limit);
+
+    // Act
+    const launching = provider().launch(request(11, 1), { project: 'runner-linux' });
+
+    // Assess
+    const error = await launching.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoCapacityError);
+    expect((error as NoCapacityError).message).toContain('runner-linux');
+    expect((error as NoCapacityError).message).toContain('AccountLimitExceededException');
+    expect((error as NoCapacityError).cause).toBe(limit);
+    expect(calls).toEqual([`put ${PREFIX}/jobs/11-1`, `delete ${PREFIX}/jobs/11-1`]);
+  });
+
+  it.each([
+    ['an invalid project', new InvalidInputException({ message: 'project not found', $metadata: {} })],
+    ['an access denial', Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' })],
+  ])(
+    'deletes the parameter and rethrows %s unchanged, so the fallback pool is not tried for it',
+    async (_, failure) => {
+      // Prepare
+      codebuild.on(StartBuildCommand).rejects(failure);
+
+      // Act
+      const error = await provider()
+        .launch(request(11, 1), { project: 'runner-linux' })
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBe(failure);
+      expect(error).not.toBeInstanceOf(NoCapacityError);
+      expect(ssm).toReceiveCommandExactlyOnceWith(DeleteParameterCommand, { Name: `${PREFIX}/jobs/11-1` });
+    },
+  );
+
+  it('starts no build when the credentials cannot be stored', async () => {
+    // Prepare
+    const denied = Object.assign(new Error('kms key disabled'), { name: 'KMSDisabledException' });
+    ssm.on(PutParameterCommand).rejects(denied);
+    startsBuild('b:1');
+
+    // Act + Assess
+    await expect(provider().launch(request(11, 1), { project: 'runner-linux' })).rejects.toBe(denied);
+    expect(codebuild).not.toReceiveCommand(StartBuildCommand);
+  });
+
+  it('stops the build it is given', async () => {
+    // Prepare
+    codebuild.on(StopBuildCommand).resolves({ build: { id: 'runner-linux:0f1e2d', buildStatus: 'STOPPED' } });
+
+    // Act
+    await provider().stop('runner-linux:0f1e2d');
+
+    // Assess
+    expect(codebuild).toReceiveCommandExactlyOnceWith(StopBuildCommand, { id: 'runner-linux:0f1e2d' });
+  });
+});

@@ -1,0 +1,99 @@
+import {
+  DeleteParameterCommand,
+  InternalServerError,
+  ParameterLimitExceeded,
+  ParameterNotFound,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { RunnerCredentials } from '../../../shared/github/github-app.ts';
+import { createSsmCredentialsStore } from '../../../shared/providers/runner-credentials-store.ts';
+
+const jit: RunnerCredentials = {
+  kind: 'jit',
+  runnerName: 'ghes-cp-11-1-abc123',
+  encodedJitConfig: 'eyJqaXQiOiJzZWNyZXQtMTEifQ==',
+};
+const registration: RunnerCredentials = {
+  kind: 'registration',
+  runnerName: 'ghes-cp-12-2-def456',
+  url: 'https://ghes.example.com/acme',
+  token: 'AABBCCREGISTRATIONTOKEN',
+  labels: ['self-hosted', 'linux'],
+};
+
+describe('runner credentials in Parameter Store', () => {
+  const ssm = mockClient(SSMClient);
+  beforeEach(() => ssm.reset());
+
+  it.each([jit, registration])(
+    'stores $kind credentials as a SecureString that replaces an earlier attempt and reads back as the same credentials',
+    async (credentials) => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({ Version: 2 });
+      const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+      // Act
+      await store.put('/ghes-cp/runners/jobs/11-1', credentials);
+
+      // Assess
+      expect(ssm).toReceiveCommandTimes(PutParameterCommand, 1);
+      expect(ssm).toReceiveCommandWith(PutParameterCommand, {
+        Name: '/ghes-cp/runners/jobs/11-1',
+        Type: 'SecureString',
+        Overwrite: true,
+      });
+      const input = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input;
+      expect(JSON.parse(input.Value!)).toEqual(credentials);
+    },
+  );
+
+  it('fails the put when Parameter Store refuses the write, so no launch goes ahead without credentials', async () => {
+    // Prepare
+    const refused = new ParameterLimitExceeded({ message: 'too many parameters', $metadata: {} });
+    ssm.on(PutParameterCommand).rejects(refused);
+    const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+    // Act + Assess
+    await expect(store.put('/ghes-cp/runners/jobs/11-1', jit)).rejects.toBe(refused);
+  });
+
+  it('deletes the named parameter', async () => {
+    // Prepare
+    ssm.on(DeleteParameterCommand).resolves({});
+    const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+    // Act
+    await store.remove('/ghes-cp/runners/instances/i-0abc');
+
+    // Assess
+    expect(ssm).toReceiveCommandExactlyOnceWith(DeleteParameterCommand, {
+      Name: '/ghes-cp/runners/instances/i-0abc',
+    });
+  });
+
+  it('treats a parameter that is already gone (the runner deleted it at boot) as removed', async () => {
+    // Prepare
+    ssm.on(DeleteParameterCommand).rejects(new ParameterNotFound({ message: 'not found', $metadata: {} }));
+    const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+    // Act + Assess
+    await expect(store.remove('/ghes-cp/runners/jobs/11-1')).resolves.toBeUndefined();
+    expect(ssm).toReceiveCommandTimes(DeleteParameterCommand, 1);
+  });
+
+  it.each([
+    ['a modelled SSM error', new InternalServerError({ message: 'boom', $metadata: {} })],
+    ['an access denial', Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' })],
+  ])('rethrows %s from the delete unchanged, so credentials left behind are noticed', async (_, error) => {
+    // Prepare
+    ssm.on(DeleteParameterCommand).rejects(error);
+    const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+    // Act + Assess
+    await expect(store.remove('/ghes-cp/runners/jobs/11-1')).rejects.toBe(error);
+  });
+});
