@@ -1,7 +1,8 @@
 /**
  * The buildspec every runner build gets (buildspecOverride). It reads the runner credentials from
  * the SecureString parameter CodeBuild resolved into RUNNER_CREDENTIALS, deletes the parameter, and
- * runs one ephemeral Actions runner (JIT config, or a registration token on GHES < 3.10).
+ * runs one ephemeral Actions runner (JIT config, or a registration token on GHES < 3.10). The
+ * runner reads its inputs from ACTIONS_RUNNER_INPUT_* variables, which keeps them off the command line.
  * The image must carry the Actions runner in /actions-runner, plus jq and the AWS CLI.
  */
 export const RUNNER_BUILDSPEC = `version: 0.2
@@ -14,13 +15,13 @@ phases:
       - cd /actions-runner
       - |
         if [ "$(jq -r .kind <<<"$RUNNER_CREDENTIALS")" = jit ]; then
-          ./run.sh --jitconfig "$(jq -r .encodedJitConfig <<<"$RUNNER_CREDENTIALS")"
+          ACTIONS_RUNNER_INPUT_JITCONFIG="$(jq -r .encodedJitConfig <<<"$RUNNER_CREDENTIALS")" ./run.sh
         else
-          ./config.sh --unattended --ephemeral --disableupdate \\
-            --url "$(jq -r .url <<<"$RUNNER_CREDENTIALS")" \\
-            --token "$(jq -r .token <<<"$RUNNER_CREDENTIALS")" \\
-            --name "$(jq -r .runnerName <<<"$RUNNER_CREDENTIALS")" \\
-            --labels "$(jq -r '.labels | join(",")' <<<"$RUNNER_CREDENTIALS")"
+          ACTIONS_RUNNER_INPUT_URL="$(jq -r .url <<<"$RUNNER_CREDENTIALS")" \\
+          ACTIONS_RUNNER_INPUT_TOKEN="$(jq -r .token <<<"$RUNNER_CREDENTIALS")" \\
+          ACTIONS_RUNNER_INPUT_NAME="$(jq -r .runnerName <<<"$RUNNER_CREDENTIALS")" \\
+          ACTIONS_RUNNER_INPUT_LABELS="$(jq -r '.labels | join(",")' <<<"$RUNNER_CREDENTIALS")" \\
+            ./config.sh --unattended --ephemeral --disableupdate
           ./run.sh
         fi
 `;

@@ -67,17 +67,26 @@ export interface DispatcherEnv {
   readonly deploymentConfig: string;
   /** Parameter Store path under which runner credentials are written. */
   readonly runnerParameterPrefix: string;
+  /** `arn:<partition>:ec2:<region>:<account>:instance/`: an instance's parameter is tagged with its ARN. */
+  readonly runnerInstanceArnPrefix: string;
   /** How long a dispatcher holds a job it is launching; shorter than the queue's visibility timeout. */
   readonly dispatchLeaseSeconds: number;
 }
 
 export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
-  const v = required(env, ['JOBS_TABLE', 'LEASES_TABLE', 'DEPLOYMENT_CONFIG', 'RUNNER_PARAMETER_PREFIX']);
+  const v = required(env, [
+    'JOBS_TABLE',
+    'LEASES_TABLE',
+    'DEPLOYMENT_CONFIG',
+    'RUNNER_PARAMETER_PREFIX',
+    'RUNNER_INSTANCE_ARN_PREFIX',
+  ]);
   return {
     aws: readAwsConnection(env),
     jobsTable: v.JOBS_TABLE!,
     leasesTable: v.LEASES_TABLE!,
     deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    runnerInstanceArnPrefix: v.RUNNER_INSTANCE_ARN_PREFIX!,
     runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
     dispatchLeaseSeconds: positiveNumber(env, 'DISPATCH_LEASE_SECONDS', 120),
   };

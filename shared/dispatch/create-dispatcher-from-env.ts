@@ -48,6 +48,7 @@ export const createDispatcherFromEnv = async (
       credentials,
       leases,
       parameterPrefix: env.runnerParameterPrefix,
+      instanceArn: (instanceId) => `${env.runnerInstanceArnPrefix}${instanceId}`,
     }),
     leases,
     records: createDynamoDispatchRecords(dynamo, env.jobsTable),

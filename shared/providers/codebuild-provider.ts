@@ -40,7 +40,8 @@ export const createCodeBuildProvider = (options: {
       );
       return { resourceId: out.build!.id! };
     } catch (error) {
-      await options.credentials.remove(parameter);
+      // Cleanup must not replace the StartBuild error, which decides between fallback and retry.
+      await options.credentials.remove(parameter).catch(() => undefined);
       if (capacityErrors.has((error as Error).name)) {
         throw new NoCapacityError(`CodeBuild ${target.project}: ${(error as Error).name}`, { cause: error });
       }

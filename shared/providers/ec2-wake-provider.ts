@@ -32,6 +32,8 @@ export const createEc2WakeProvider = (options: {
   credentials: CredentialsStore;
   leases: Leases;
   parameterPrefix: string;
+  /** The instance's ARN: only that instance may read the credentials written for it. */
+  instanceArn: (instanceId: string) => string;
   /** How long an instance stays leased to its job when nothing releases it. @default 6 h */
   leaseSeconds?: number;
   now?: () => number;
@@ -68,7 +70,9 @@ export const createEc2WakeProvider = (options: {
   };
 
   const wake = async (instanceId: string, credentials: Parameters<CredentialsStore['put']>[1]) => {
-    await options.credentials.put(parameterFor(instanceId), credentials);
+    await options.credentials.put(parameterFor(instanceId), credentials, {
+      readableBy: options.instanceArn(instanceId),
+    });
     await options.ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
   };
 
@@ -84,11 +88,14 @@ export const createEc2WakeProvider = (options: {
           return true;
         } catch (error) {
           await options.leases.releaseInstance(instanceId, request.jobKey);
-          await options.credentials.remove(parameterFor(instanceId));
+          // A parameter left behind is never read (the next wake replaces it); losing the launch
+          // error to a cleanup error would hide why the instance did not start.
+          await options.credentials.remove(parameterFor(instanceId)).catch(() => undefined);
           const code = (error as Error).name;
           if (!tryNextCandidate.has(code)) throw error;
           failures.push(`${instanceId} (${placement}): ${code}`);
-          failedPlacements.add(placement);
+          // Capacity runs out per AZ and instance type; a wrong state says nothing about the others.
+          if (code !== 'IncorrectInstanceState') failedPlacements.add(placement);
           return false;
         }
       };
@@ -97,23 +104,30 @@ export const createEc2WakeProvider = (options: {
       const held = await options.leases.instanceOf(request.jobKey);
       if (held && (await tryWake(held, 'held'))) return { resourceId: held };
       const candidates = (await stoppedCandidates(target)).filter((c) => c.instanceId !== held);
+      const stopped = candidates.length;
+      let leasedToOthers = 0;
       while (candidates.length > 0) {
         const index = candidates.findIndex((c) => !failedPlacements.has(c.placement));
         const [candidate] = candidates.splice(index === -1 ? 0 : index, 1) as [Candidate];
         const at = now();
         if (
           !(await options.leases.claimInstance(candidate.instanceId, request.jobKey, at, at + leaseSeconds))
-        )
+        ) {
+          leasedToOthers += 1;
           continue;
+        }
         if (await tryWake(candidate.instanceId, candidate.placement)) {
           return { resourceId: candidate.instanceId };
         }
       }
-      throw new NoCapacityError(
-        failures.length
-          ? `no stopped instance could start: ${failures.slice(0, 5).join('; ')}`
-          : `no stopped instance tagged ${target.tagKey}=${target.tagValue}`,
-      );
+      const pool = `${target.tagKey}=${target.tagValue}`;
+      const why = [
+        ...(failures.length ? [`no stopped instance could start: ${failures.slice(0, 5).join('; ')}`] : []),
+        ...(leasedToOthers
+          ? [`${leasedToOthers} of ${stopped} stopped instances are being woken for other jobs`]
+          : []),
+      ];
+      throw new NoCapacityError(why.length ? why.join('; ') : `no stopped instance tagged ${pool}`);
     },
     async stop(resourceId) {
       await options.ec2.send(new StopInstancesCommand({ InstanceIds: [resourceId] }));

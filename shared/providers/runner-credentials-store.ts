@@ -7,26 +7,58 @@ import type { RunnerCredentials } from '../github/github-app.ts';
  * at boot and deletes it. No JIT config ever sits in a plaintext environment variable.
  */
 export interface CredentialsStore {
-  put(name: string, credentials: RunnerCredentials): Promise<void>;
+  /**
+   * `readableBy`: an instance ARN. The parameter is tagged with it, and the runner instance role
+   * may read only parameters tagged with its own ARN (`${ec2:SourceInstanceARN}`).
+   */
+  put(name: string, credentials: RunnerCredentials, options?: { readableBy?: string }): Promise<void>;
   remove(name: string): Promise<void>;
 }
 
-export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => ({
-  async put(name, credentials) {
-    await ssm.send(
-      new PutParameterCommand({
-        Name: name,
-        Type: 'SecureString',
-        Value: JSON.stringify(credentials),
-        Overwrite: true, // a retried dispatch replaces the credentials of its failed attempt
-      }),
-    );
-  },
-  async remove(name) {
+/** The tag the runner instance role's policy compares with the caller's instance ARN. */
+export const INSTANCE_ARN_TAG = 'ghes-cp:instance-arn';
+
+export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
+  const remove = async (name: string) => {
     try {
       await ssm.send(new DeleteParameterCommand({ Name: name }));
     } catch (error) {
       if ((error as Error).name !== 'ParameterNotFound') throw error;
     }
-  },
-});
+  };
+  return {
+    async put(name, credentials, options = {}) {
+      const value = JSON.stringify(credentials);
+      if (!options.readableBy) {
+        await ssm.send(
+          new PutParameterCommand({
+            Name: name,
+            Type: 'SecureString',
+            Value: value,
+            Overwrite: true, // a retried dispatch replaces the credentials of its failed attempt
+          }),
+        );
+        return;
+      }
+      // Parameter Store refuses Tags together with Overwrite: a leftover of a failed attempt is
+      // deleted and the parameter created afresh, tag included, so it is never readable untagged.
+      const create = () =>
+        ssm.send(
+          new PutParameterCommand({
+            Name: name,
+            Type: 'SecureString',
+            Value: value,
+            Tags: [{ Key: INSTANCE_ARN_TAG, Value: options.readableBy! }],
+          }),
+        );
+      try {
+        await create();
+      } catch (error) {
+        if ((error as Error).name !== 'ParameterAlreadyExists') throw error;
+        await remove(name);
+        await create();
+      }
+    },
+    remove,
+  };
+};

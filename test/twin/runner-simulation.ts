@@ -14,12 +14,14 @@ export const simulateRunners = (options: {
   ssm: SsmParametersTwin;
   github: GithubTwin;
   parameterPrefix: string;
+  /** The ARN an instance's role presents: it reads only parameters tagged with it. */
+  instanceArn: (instanceId: string) => string;
 }) => {
   const { codebuild, ec2, ssm, github } = options;
   const resourceByRunner = new Map<string, string>();
 
-  const startRunner = (resourceId: string, parameter: string | undefined): boolean => {
-    const raw = parameter ? ssm.take(parameter) : undefined;
+  const startRunner = (resourceId: string, parameter: string | undefined, asInstance?: string): boolean => {
+    const raw = parameter ? ssm.take(parameter, asInstance) : undefined;
     if (!raw) return false;
     const credentials = JSON.parse(raw) as {
       kind: 'jit' | 'registration';
@@ -59,7 +61,8 @@ export const simulateRunners = (options: {
   });
   ec2.onStateChange((instance, previous) => {
     if (instance.state !== 'running' || previous !== 'pending') return;
-    if (!startRunner(instance.instanceId, `${options.parameterPrefix}/instances/${instance.instanceId}`)) {
+    const parameter = `${options.parameterPrefix}/instances/${instance.instanceId}`;
+    if (!startRunner(instance.instanceId, parameter, options.instanceArn(instance.instanceId))) {
       stopInstance(instance.instanceId); // user data found nothing to run: shut down
     }
   });

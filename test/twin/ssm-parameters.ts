@@ -2,15 +2,23 @@ import { TwinAwsError, type TwinAwsService } from './aws-endpoint.ts';
 
 /** Parameter Store's PutParameter / GetParameter / DeleteParameter, enough for runner credentials. */
 export interface SsmParametersTwin extends TwinAwsService {
-  /** What an instance's user data or a build does at boot: read the parameter, then delete it. */
-  take(name: string): string | undefined;
+  /**
+   * What an instance's user data or a build does at boot: read the parameter, then delete it.
+   * `asInstance`: the caller is that instance's role, which may read only parameters tagged with
+   * its ARN (the runner role's IAM condition); anything else is refused, as IAM would.
+   */
+  take(name: string, asInstance?: string): string | undefined;
+  tags(name: string): Readonly<Record<string, string>> | undefined;
   names(): string[];
 }
 
 const NAME = /^[a-zA-Z0-9_.\-/]{1,2048}$/;
 
 export const createSsmParametersTwin = (): SsmParametersTwin => {
-  const parameters = new Map<string, { value: string; type: string; version: number }>();
+  const parameters = new Map<
+    string,
+    { value: string; type: string; version: number; tags: Record<string, string> }
+  >();
   return {
     id: 'ssm',
     signingName: 'ssm',
@@ -27,6 +35,14 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
       const existing = parameters.get(name);
       switch (operation) {
         case 'PutParameter': {
+          const tags = Array.isArray(input.Tags) ? (input.Tags as { Key: string; Value: string }[]) : [];
+          if (tags.length && input.Overwrite) {
+            // Parameter Store's own rule: tags only on create.
+            throw new TwinAwsError(
+              'ValidationException',
+              "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.",
+            );
+          }
           if (existing && !input.Overwrite) {
             throw new TwinAwsError('ParameterAlreadyExists', 'The parameter already exists.');
           }
@@ -35,6 +51,7 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
             value: String(input.Value ?? ''),
             type: String(input.Type ?? 'String'),
             version,
+            tags: existing?.tags ?? Object.fromEntries(tags.map((t) => [t.Key, t.Value])),
           });
           return { Version: version, Tier: 'Standard' };
         }
@@ -58,11 +75,14 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
           return {};
       }
     },
-    take(name) {
-      const value = parameters.get(name)?.value;
+    take(name, asInstance) {
+      const parameter = parameters.get(name);
+      if (!parameter) return undefined;
+      if (asInstance !== undefined && parameter.tags['ghes-cp:instance-arn'] !== asInstance) return undefined;
       parameters.delete(name);
-      return value;
+      return parameter.value;
     },
+    tags: (name) => parameters.get(name)?.tags,
     names: () => [...parameters.keys()],
   };
 };

@@ -116,7 +116,12 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     },
   });
   secrets.put(config.github.privateKeySecretArn, github.privateKeyPem);
-  const runners = simulateRunners({ codebuild, ec2, ssm, github, parameterPrefix: RUNNER_PARAMETER_PREFIX });
+  const instanceArnPrefix = `arn:aws:ec2:${config.region}:${config.sandbox.accountId}:instance/`;
+  const runners = simulateRunners({
+    ...{ codebuild, ec2, ssm, github },
+    parameterPrefix: RUNNER_PARAMETER_PREFIX,
+    instanceArn: (instanceId) => `${instanceArnPrefix}${instanceId}`,
+  });
 
   const { sandbox: _sandbox, ...deployment } = config;
   const deploymentConfig = { ...deployment, github: { ...deployment.github, apiUrl: github.apiUrl } };
@@ -174,6 +179,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       WEBHOOK_SECRET_ARN: config.github.webhookSecretArn,
       DEPLOYMENT_CONFIG: JSON.stringify(deploymentConfig),
       RUNNER_PARAMETER_PREFIX,
+      RUNNER_INSTANCE_ARN_PREFIX: instanceArnPrefix,
       // The job lease is sized against the queue's visibility timeout, which the twin scales too.
       DISPATCH_LEASE_SECONDS: String(Math.max(1, 120 * config.sandbox.timeScale)),
     },

@@ -93,6 +93,7 @@ describe('EC2 wake runner provider', () => {
       credentials: createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' })),
       leases,
       parameterPrefix: PREFIX,
+      instanceArn: (id) => `arn:aws:ec2:eu-west-1:111122223333:instance/${id}`,
       leaseSeconds: LEASE_SECONDS,
       now: () => NOW,
     });
@@ -162,10 +163,11 @@ describe('EC2 wake runner provider', () => {
 
     // Assess
     expect(calls).toEqual([`put ${PREFIX}/instances/i-0aaa`, 'start i-0aaa']);
+    // Tagged with the instance's ARN: the runner role lets only that instance read it.
     expect(ssm).toReceiveCommandWith(PutParameterCommand, {
       Name: `${PREFIX}/instances/i-0aaa`,
       Type: 'SecureString',
-      Overwrite: true,
+      Tags: [{ Key: 'ghes-cp:instance-arn', Value: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0aaa' }],
     });
     expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual(
       launch.credentials,
@@ -343,6 +345,46 @@ describe('EC2 wake runner provider', () => {
     for (const job of [7, 8, 9]) expect(await leases.instanceOf(`${job}#1`)).toBe(`i-0busy${job}`);
     // The shuffles did put held instances first: the provider asked for them and was refused.
     expect(claim.mock.calls.filter(([instanceId]) => instanceId !== 'i-0idle').length).toBeGreaterThan(0);
+  });
+
+  it('says the pool is busy, not empty, when every stopped instance is being woken for another job', async () => {
+    stoppedInstances([
+      instance('i-0busy1', 'eu-west-1a', 'm5.large'),
+      instance('i-0busy2', 'eu-west-1b', 'm5.large'),
+    ]);
+    for (const [n, id] of ['i-0busy1', 'i-0busy2'].entries())
+      await leases.claimInstance(id, `${n + 70}#1`, NOW, NOW + LEASE_SECONDS);
+
+    const error = await provider()
+      .launch(request(11), target)
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(NoCapacityError);
+    expect((error as Error).message).toBe('2 of 2 stopped instances are being woken for other jobs');
+    expect(started()).toEqual([]);
+  });
+
+  it('after IncorrectInstanceState tries the same AZ and type again: a wrong state is not a capacity shortage', async () => {
+    stoppedInstances([
+      instance('i-0wrong', 'eu-west-1a', 'm5.large'),
+      instance('i-0same', 'eu-west-1a', 'm5.large'),
+      instance('i-0other', 'eu-west-1b', 'c5.large'),
+    ]);
+    vi.spyOn(Math, 'random').mockReturnValue(0.9); // keep the listed order
+    ec2.on(StartInstancesCommand).callsFake((input) => {
+      const [id] = input.InstanceIds!;
+      calls.push(`start ${id}`);
+      if (id === 'i-0wrong')
+        throw Object.assign(new Error('is not in a state from which it can be started'), {
+          name: 'IncorrectInstanceState',
+        });
+      return {};
+    });
+
+    const launched = await provider().launch(request(11), target);
+
+    expect(started()).toEqual(['i-0wrong', launched.resourceId]);
+    expect(launched.resourceId).toBe('i-0same');
   });
 
   it('gives a retried dispatch of the same job the instance it already holds, with fresh credentials and no new claim', async () => {

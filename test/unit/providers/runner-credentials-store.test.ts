@@ -1,6 +1,7 @@
 import {
   DeleteParameterCommand,
   InternalServerError,
+  ParameterAlreadyExists,
   ParameterLimitExceeded,
   ParameterNotFound,
   PutParameterCommand,
@@ -50,6 +51,37 @@ describe('runner credentials in Parameter Store', () => {
       expect(JSON.parse(input.Value!)).toEqual(credentials);
     },
   );
+
+  it('creates an instance parameter tagged with the instance ARN, replacing a leftover instead of overwriting it', async () => {
+    // Parameter Store refuses Tags with Overwrite; a leftover from a failed attempt exists.
+    let exists = true;
+    ssm.on(PutParameterCommand).callsFake((input) => {
+      if (input.Overwrite && input.Tags) throw new Error('tags and overwrite cannot be used together');
+      if (exists) throw new ParameterAlreadyExists({ message: 'exists', $metadata: {} });
+      exists = true;
+      return { Version: 1 };
+    });
+    ssm.on(DeleteParameterCommand).callsFake(() => {
+      exists = false;
+      return {};
+    });
+    const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+    const arn = 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc';
+
+    await store.put('/ghes-cp/runners/instances/i-0abc', jit, { readableBy: arn });
+
+    expect(ssm).toReceiveCommandTimes(DeleteParameterCommand, 1);
+    const puts = ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(2);
+    for (const input of puts) {
+      expect(input).toMatchObject({
+        Type: 'SecureString',
+        Tags: [{ Key: 'ghes-cp:instance-arn', Value: arn }],
+      });
+      expect(input.Overwrite).toBeUndefined();
+    }
+    expect(JSON.parse(puts[1]!.Value!)).toEqual(jit);
+  });
 
   it('fails the put when Parameter Store refuses the write, so no launch goes ahead without credentials', async () => {
     // Prepare
