@@ -4,13 +4,17 @@
 const { readFileSync } = require('node:fs');
 const { parse } = require('yaml');
 
-module.exports.json = () =>
-  JSON.stringify(parse(readFileSync(process.env.GHES_CP_CONFIG || './config/deploy.example.yaml', 'utf8')));
+const load = () => parse(readFileSync(process.env.GHES_CP_CONFIG || './config/deploy.example.yaml', 'utf8'));
+
+module.exports.json = () => JSON.stringify(load());
 
 /** Secrets the dispatcher may read: the App's private key, and the CA bundle when one is configured. */
 module.exports.dispatcherSecretArns = () => {
-  const { github } = parse(
-    readFileSync(process.env.GHES_CP_CONFIG || './config/deploy.example.yaml', 'utf8'),
-  );
+  const { github } = load();
   return [github.privateKeySecretArn, github.caBundleSecretArn].filter(Boolean);
 };
+
+/** Roles of pools whose capacity lives in another account: the dispatcher may assume only these. */
+const assumableRoles = () => [...new Set((load().pools ?? []).map((pool) => pool.roleArn).filter(Boolean))];
+module.exports.dispatcherAssumableRoles = assumableRoles;
+module.exports.hasCrossAccountPools = () => String(assumableRoles().length > 0);

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createAwsClients } from '../aws/clients.ts';
+import { accountOfRole, createAwsClients } from '../aws/clients.ts';
 import { createJsonClient, dynamoDbSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { parseDeploymentConfig } from '../config/deployment-config.ts';
 import { readDispatcherEnv } from '../config/runtime-env.ts';
@@ -10,7 +10,7 @@ import { createCodeBuildProvider } from '../providers/codebuild-provider.ts';
 import { createEc2WakeProvider } from '../providers/ec2-wake-provider.ts';
 import { createSsmCredentialsStore } from '../providers/runner-credentials-store.ts';
 import { createRouter } from '../routing/route-job.ts';
-import { createDispatcher, type Dispatcher } from './dispatch-job.ts';
+import { createDispatcher, type Dispatcher, type RunnerProviders } from './dispatch-job.ts';
 import { createDynamoLeases } from './leases.ts';
 
 /** Wires the dispatcher from the Lambda's environment; called once per container. */
@@ -26,9 +26,36 @@ export const createDispatcherFromEnv = async (
     return SecretString;
   };
   const dynamo = createJsonClient(dynamoDbSpec, env.aws);
-  const aws = createAwsClients(env.aws);
   const leases = createDynamoLeases(dynamo, env.leasesTable);
-  const credentials = createSsmCredentialsStore(aws.ssm);
+  /** Providers per account: the home one, and one per pool `roleArn`, built on first use. */
+  const providersByRole = new Map<string, RunnerProviders>();
+  const providers = (roleArn?: string): RunnerProviders => {
+    const key = roleArn ?? '';
+    let found = providersByRole.get(key);
+    if (!found) {
+      const aws = createAwsClients(env.aws, roleArn);
+      const credentials = createSsmCredentialsStore(aws.ssm);
+      const instanceArnPrefix = roleArn
+        ? `arn:${accountOfRole(roleArn).partition}:ec2:${env.aws.region}:${accountOfRole(roleArn).account}:instance/`
+        : env.runnerInstanceArnPrefix;
+      found = {
+        codebuild: createCodeBuildProvider({
+          codebuild: aws.codebuild,
+          credentials,
+          parameterPrefix: env.runnerParameterPrefix,
+        }),
+        ec2Wake: createEc2WakeProvider({
+          ec2: aws.ec2,
+          credentials,
+          leases,
+          parameterPrefix: env.runnerParameterPrefix,
+          instanceArn: (instanceId) => `${instanceArnPrefix}${instanceId}`,
+        }),
+      };
+      providersByRole.set(key, found);
+    }
+    return found;
+  };
   return createDispatcher({
     router: createRouter(config.pools),
     github: createGithubApp({
@@ -38,18 +65,7 @@ export const createDispatcherFromEnv = async (
       ...(config.github.caBundleSecretArn ? { caBundle: await secret(config.github.caBundleSecretArn) } : {}),
       runnerScope: config.github.runnerScope,
     }),
-    codebuild: createCodeBuildProvider({
-      codebuild: aws.codebuild,
-      credentials,
-      parameterPrefix: env.runnerParameterPrefix,
-    }),
-    ec2Wake: createEc2WakeProvider({
-      ec2: aws.ec2,
-      credentials,
-      leases,
-      parameterPrefix: env.runnerParameterPrefix,
-      instanceArn: (instanceId) => `${env.runnerInstanceArnPrefix}${instanceId}`,
-    }),
+    providers,
     leases,
     records: createDynamoDispatchRecords(dynamo, env.jobsTable),
     dispatchLeaseSeconds: env.dispatchLeaseSeconds,

@@ -25,14 +25,19 @@ export type DispatchOutcome =
 export interface DispatcherDeps {
   readonly router: Router;
   readonly github: GithubApi;
-  readonly codebuild: RunnerProvider<CodeBuildTarget>;
-  readonly ec2Wake: RunnerProvider<Ec2WakeTarget>;
+  /** The providers acting in the pool's account: its `roleArn`, or the dispatcher's own. */
+  readonly providers: (roleArn?: string) => RunnerProviders;
   readonly leases: Leases;
   readonly records: DispatchRecords;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
   /** Longer than the dispatcher's timeout, so a live dispatcher never loses its job. */
   readonly dispatchLeaseSeconds?: number;
   readonly now?: () => Date;
+}
+
+export interface RunnerProviders {
+  readonly codebuild: RunnerProvider<CodeBuildTarget>;
+  readonly ec2Wake: RunnerProvider<Ec2WakeTarget>;
 }
 
 export interface Dispatcher {
@@ -69,8 +74,8 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
 
   const launchOn = async (pool: PoolConfig, request: Parameters<RunnerProvider<unknown>['launch']>[0]) =>
     pool.provider === 'codebuild'
-      ? deps.codebuild.launch(request, { ...pool.codebuild! })
-      : deps.ec2Wake.launch(request, poolTarget(pool));
+      ? deps.providers(pool.roleArn).codebuild.launch(request, { ...pool.codebuild! })
+      : deps.providers(pool.roleArn).ec2Wake.launch(request, poolTarget(pool));
 
   const dispatchClaimed = async (
     job: WorkflowJobDetail,
@@ -107,7 +112,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     });
 
     if (route.kind === 'codebuild-project') {
-      const { resourceId } = await deps.codebuild.launch(await request(), {
+      const { resourceId } = await deps.providers().codebuild.launch(await request(), {
         project: route.project,
         ...(route.computeType ? { computeType: route.computeType } : {}),
         ...(route.image ? { image: route.image } : {}),

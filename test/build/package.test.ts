@@ -39,6 +39,21 @@ describe('serverless package', () => {
           }
         }
       }
+      // Stand-alone policies (the cross-account one) follow the same rule.
+      const policies = Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy');
+      for (const policy of policies) {
+        for (const statement of policy.Properties.PolicyDocument.Statement) {
+          expect([statement.Resource].flat()).not.toContain('*');
+        }
+      }
+      // The example config has a cross-account pool: the dispatcher may assume exactly its role.
+      expect(
+        policies
+          .flatMap((p) => p.Properties.PolicyDocument.Statement)
+          .filter((st: any) => st.Action === 'sts:AssumeRole'),
+      ).toEqual([
+        expect.objectContaining({ Resource: ['arn:aws:iam::444455556666:role/ghes-cp-runner-capacity'] }),
+      ]);
     },
   );
 });

@@ -76,6 +76,21 @@ describe('runner dispatch', () => {
     expect(instance.jobId).toBeNull();
   });
 
+  it("wakes an instance in another account through the pool's role, never with the dispatcher's own keys", async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'linux-arm64', provider: 'ec2-wake', conclusion: 'success' });
+    const instance = (await state(sandbox)).instances!.find((i) => i.instanceId === job.resourceId);
+    expect(instance).toMatchObject({ account: '444455556666', instanceType: 'm7g.large' });
+    const sessions = sandbox.twin.sts.sessions.filter((s) => s.account === '444455556666');
+    expect(sessions.length).toBeGreaterThan(0);
+    const keys = new Set(sessions.map((s) => s.accessKeyId));
+    const starts = sandbox.twin.endpoint.calls.filter((c) => c.target === 'ec2:StartInstances' && !c.error);
+    // The call that woke it was signed with the assumed role's session key.
+    expect(starts.filter((c) => keys.has(c.caller))).toHaveLength(1);
+  });
+
   it('tries the next candidate when the first instance has no capacity', async () => {
     await armFault(sandbox, {
       target: 'ec2:StartInstances',

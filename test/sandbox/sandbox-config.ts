@@ -30,6 +30,8 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
           az: z.string(),
           instanceType: z.string(),
           count: z._default(z.number().check(z.int(), z.positive()), 1),
+          /** Another account's instances are reached through the pool's `roleArn`. */
+          account: z.optional(z.string().check(z.regex(/^\d{12}$/))),
         }),
       ),
       [],

@@ -27,6 +27,8 @@ export interface TwinAwsRequest {
   readonly input: Record<string, unknown>;
   readonly rawBody: string;
   readonly headers: IncomingMessage['headers'];
+  /** The access key id that signed the request (the twin does not check signatures). */
+  readonly caller: string;
 }
 
 export interface TwinAwsService {
@@ -34,7 +36,8 @@ export interface TwinAwsService {
   readonly id: string;
   /** The SigV4 signing name in the credential scope: `ec2`, `dynamodb`, `events`, `states`, … */
   readonly signingName: string;
-  readonly protocol: 'json' | 'ec2-query';
+  /** `query`: the AWS query protocol of STS and others (form in, XML out, `<ErrorResponse>` errors). */
+  readonly protocol: 'json' | 'ec2-query' | 'query';
   /** Operation → error codes it can answer with (and their HTTP status), for fault validation. */
   readonly operations: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** JSON protocols return the output object; EC2 returns the XML body. */
@@ -69,6 +72,12 @@ const ec2ErrorXml = (code: string, message: string) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${escapeXml(
     message,
   )}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`;
+
+/** The AWS query protocol's error shape (STS, IAM, SQS query), which differs from EC2's. */
+const queryErrorXml = (code: string, message: string, status: number) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${escapeXml(
+    message,
+  )}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
 
 export const escapeXml = (text: string): string =>
   text.replace(
@@ -128,7 +137,9 @@ export const startTwinAwsEndpoint = async (
         res.end(JSON.stringify({ __type: code, message, ...extra }));
       } else {
         res.writeHead(status, { 'content-type': 'text/xml' });
-        res.end(ec2ErrorXml(code, message));
+        res.end(
+          service.protocol === 'query' ? queryErrorXml(code, message, status) : ec2ErrorXml(code, message),
+        );
       }
     };
 
@@ -142,7 +153,7 @@ export const startTwinAwsEndpoint = async (
       return;
     }
     try {
-      const output = await service.handle({ operation, input, rawBody, headers: req.headers });
+      const output = await service.handle({ operation, input, rawBody, headers: req.headers, caller });
       calls.push({ target, caller, at: Date.now() });
       if (typeof output === 'string') {
         res.writeHead(200, { 'content-type': 'text/xml' });

@@ -19,6 +19,8 @@ export interface BuildView {
   readonly endTime?: Date;
   readonly environmentVariables: Readonly<Record<string, string>>;
   readonly jobId?: string;
+  /** The account the build runs in (the caller's: a pool's role may act in another account). */
+  readonly account: string;
 }
 
 /** Called on every status or phase change; `previous` is undefined for a build just started. */
@@ -39,6 +41,8 @@ export interface CodeBuildTwinOptions {
   readonly clock: TwinClock;
   readonly region: string;
   readonly accountId: string;
+  /** The account a caller's access key acts in; every account is given the same projects. */
+  readonly accountOf?: (caller: string) => string;
   readonly projects: readonly string[];
   /** Simulated time in QUEUED before a build is picked up. */
   readonly queuedMs?: number;
@@ -78,6 +82,7 @@ interface Build {
   endTime?: Date;
   jobId?: string;
   cancelTimer?: () => void;
+  readonly account: string;
 }
 
 const IDEMPOTENCY_WINDOW_MS = 5 * 60_000;
@@ -135,6 +140,7 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
       build.environment.environmentVariables.map((v) => [v.name, v.value]),
     ),
     ...(build.jobId !== undefined ? { jobId: build.jobId } : {}),
+    account: build.account,
   });
 
   /** Closes the current phase with `closing` and opens `next`, telling the listeners. */
@@ -184,13 +190,13 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
     environment: build.environment,
   });
 
-  const startBuild = (input: Record<string, unknown>) => {
+  const startBuild = (input: Record<string, unknown>, account: string) => {
     const project = optionalString(input, 'projectName');
     if (!project) throw invalid('projectName must not be empty');
     if (!projects.has(project)) {
       throw new TwinAwsError(
         'ResourceNotFoundException',
-        `Project cannot be found: arn:aws:codebuild:${region}:${accountId}:project/${project}`,
+        `Project cannot be found: arn:aws:codebuild:${region}:${account}:project/${project}`,
       );
     }
     const buildspec = optionalString(input, 'buildspecOverride');
@@ -205,7 +211,7 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
       environmentVariables: parseEnvironment(input.environmentVariablesOverride),
     };
     const token = optionalString(input, 'idempotencyToken');
-    const tokenKey = `${project}\u0000${token}`;
+    const tokenKey = `${account}\u0000${project}\u0000${token}`;
     const fingerprint = JSON.stringify({ source, environment });
     const earlier = token ? tokens.get(tokenKey) : undefined;
     if (earlier) {
@@ -222,7 +228,8 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
     const now = clock.now();
     const build: Build = {
       id,
-      arn: `arn:aws:codebuild:${region}:${accountId}:build/${id}`,
+      arn: `arn:aws:codebuild:${region}:${account}:build/${id}`,
+      account,
       project,
       buildNumber,
       startTime: now,
@@ -273,10 +280,10 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
       BatchGetBuilds: { InvalidInputException: 400, ThrottlingException: 400 },
       StopBuild: { InvalidInputException: 400, ResourceNotFoundException: 400, ThrottlingException: 400 },
     },
-    async handle({ operation, input }) {
+    async handle({ operation, input, caller }) {
       switch (operation) {
         case 'StartBuild':
-          return startBuild(input);
+          return startBuild(input, caller && options.accountOf ? options.accountOf(caller) : accountId);
         case 'BatchGetBuilds':
           return batchGetBuilds(input);
         case 'StopBuild': {

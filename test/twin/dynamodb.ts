@@ -251,6 +251,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
           input: { TableName: tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) },
           rawBody: '',
           headers: {},
+          caller: '',
         });
         for (const item of (page.Items ?? []) as Parameters<typeof fromItem>[0][]) rows.push(fromItem(item));
         startKey = page.LastEvaluatedKey;

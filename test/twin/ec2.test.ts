@@ -186,6 +186,7 @@ describe('EC2 twin over the real SDK', () => {
           input: { 'InstanceId.1': view.instanceId },
           rawBody: '',
           headers: {},
+          caller: '',
         });
     });
     await client.send(new StartInstancesCommand({ InstanceIds: [ids.a1] }));

@@ -20,6 +20,8 @@ export interface Ec2InstanceSeed {
   readonly state?: 'stopped' | 'running';
   readonly tags?: Record<string, string>;
   readonly spot?: boolean;
+  /** The owning account; defaults to the twin's home account. */
+  readonly account?: string;
 }
 
 export interface Ec2InstanceView {
@@ -31,12 +33,16 @@ export interface Ec2InstanceView {
   readonly tags: Readonly<Record<string, string>>;
   readonly launchTime: Date;
   readonly jobId?: string;
+  readonly account: string;
 }
 
 export type Ec2StateListener = (view: Ec2InstanceView, previousState: Ec2State) => void;
 
 export interface Ec2Twin extends TwinAwsService {
   list(): Ec2InstanceView[];
+  /** The machine powers itself off (`shutdown -h now`): with stop behaviour, it stops. */
+  shutdown(instanceId: string): void;
+  accountOfInstance(instanceId: string): string | undefined;
   setJobId(instanceId: string, jobId: string | undefined): void;
   onStateChange(listener: Ec2StateListener): void;
   close(): void;
@@ -50,6 +56,10 @@ export interface Ec2TwinOptions {
   readonly bootMs?: number;
   /** Simulated stopping → stopped time. */
   readonly stopMs?: number;
+  /** The account instances belong to unless seeded otherwise. @default '111122223333' */
+  readonly homeAccount?: string;
+  /** The account a caller's access key acts in (STS sessions); callers see only its instances. */
+  readonly accountOf?: (caller: string) => string;
 }
 
 type Instance = { -readonly [K in keyof Ec2InstanceView]: Ec2InstanceView[K] } & {
@@ -140,6 +150,8 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
   const stopMs = options.stopMs ?? 10_000;
   const listeners: Ec2StateListener[] = [];
   const instances = new Map<string, Instance>();
+  const homeAccount = options.homeAccount ?? '111122223333';
+  const accountOf = options.accountOf ?? (() => homeAccount);
   for (const seed of options.instances) {
     const instanceId = seed.instanceId ?? hexId('i');
     // A zone outside the region would be a config error that real AWS could never answer with.
@@ -155,6 +167,7 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
       spot: seed.spot ?? false,
       state: seed.state ?? 'stopped',
       launchTime: clock.now(),
+      account: seed.account ?? homeAccount,
     });
   }
 
@@ -180,8 +193,9 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
   };
 
   /** Resolves every id first, so one bad id fails the whole call before any instance changes. */
-  const resolveIds = (ids: readonly string[]): Instance[] => {
-    const missing = ids.filter((id) => !instances.has(id));
+  const resolveIds = (ids: readonly string[], account: string): Instance[] => {
+    // Another account's instance does not exist for this caller.
+    const missing = ids.filter((id) => instances.get(id)?.account !== account);
     if (missing.length) {
       const [which, verb] = missing.length === 1 ? ['ID', 'does'] : ['IDs', 'do'];
       throw new TwinAwsError(
@@ -192,17 +206,19 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
     return ids.map((id) => instances.get(id)!);
   };
 
-  const requireIds = (input: Record<string, unknown>): Instance[] => {
+  const requireIds = (input: Record<string, unknown>, account: string): Instance[] => {
     const ids = listField(input, 'InstanceId');
     if (ids.length === 0) {
       throw new TwinAwsError('MissingParameter', 'The request must contain the parameter InstanceId');
     }
-    return resolveIds(ids);
+    return resolveIds(ids, account);
   };
 
-  const selectFiltered = (input: Record<string, unknown>): Instance[] => {
+  const selectFiltered = (input: Record<string, unknown>, account: string): Instance[] => {
     const ids = listField(input, 'InstanceId');
-    const selected = ids.length ? resolveIds(ids) : [...instances.values()];
+    const selected = ids.length
+      ? resolveIds(ids, account)
+      : [...instances.values()].filter((instance) => instance.account === account);
     const filters = listField(input, 'Filter', '.Name').map((name, index) => ({
       name,
       values: listField(input, `Filter.${index + 1}.Value`),
@@ -215,8 +231,13 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
     );
   };
 
-  const changeStates = (input: Record<string, unknown>, change: StateChange, delayMs: number) => {
-    const targets = requireIds(input);
+  const changeStates = (
+    input: Record<string, unknown>,
+    account: string,
+    change: StateChange,
+    delayMs: number,
+  ) => {
+    const targets = requireIds(input, account);
     const blocked = targets.find(({ state }) => change.refused.includes(state));
     if (blocked) {
       throw new TwinAwsError(
@@ -235,9 +256,9 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
     return `<instancesSet>${targets.map(item).join('')}</instancesSet>`;
   };
 
-  const describeInstanceStatus = (input: Record<string, unknown>) => {
+  const describeInstanceStatus = (input: Record<string, unknown>, account: string) => {
     const includeAll = String(input.IncludeAllInstances ?? 'false') === 'true';
-    const shown = selectFiltered(input).filter(({ state }) => includeAll || state === 'running');
+    const shown = selectFiltered(input, account).filter(({ state }) => includeAll || state === 'running');
     const status = (instance: Instance) =>
       `<status>${instance.state === 'running' ? 'ok' : 'not-applicable'}</status>`;
     const item = (instance: Instance) =>
@@ -265,30 +286,43 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
       },
       StopInstances: { ...common, IncorrectInstanceState: 400 },
     },
-    async handle({ operation, input }) {
+    async handle({ operation, input, caller }) {
+      // Internal callers (the runner simulation) act as the home account unless they say otherwise.
+      const account = caller ? accountOf(caller) : homeAccount;
       switch (operation) {
         case 'DescribeInstances': {
           const reservation = (instance: Instance) =>
-            `<item><reservationId>${instance.reservationId}</reservationId><groupSet/>` +
+            `<item><reservationId>${instance.reservationId}</reservationId><ownerId>${instance.account}</ownerId><groupSet/>` +
             `<instancesSet>${instanceXml(instance)}</instancesSet></item>`;
           return response(
             operation,
-            `<reservationSet>${xmlItems(selectFiltered(input), reservation)}</reservationSet>`,
+            `<reservationSet>${xmlItems(selectFiltered(input, account), reservation)}</reservationSet>`,
           );
         }
         case 'DescribeInstanceStatus':
-          return response(operation, describeInstanceStatus(input));
+          return response(operation, describeInstanceStatus(input, account));
         case 'StartInstances':
         case 'StopInstances':
           return response(
             operation,
-            changeStates(input, changes[operation], operation === 'StartInstances' ? bootMs : stopMs),
+            changeStates(
+              input,
+              account,
+              changes[operation],
+              operation === 'StartInstances' ? bootMs : stopMs,
+            ),
           );
         default:
           throw new Error(`the EC2 twin lists ${operation} but does not handle it`);
       }
     },
     list: () => [...instances.values()].map(view),
+    accountOfInstance: (instanceId) => instances.get(instanceId)?.account,
+    shutdown(instanceId) {
+      const instance = instances.get(instanceId);
+      if (instance && ['running', 'pending'].includes(instance.state))
+        transition(instance, 'stopping', stopMs, 'stopped');
+    },
     setJobId(instanceId, jobId) {
       const instance = instances.get(instanceId);
       if (!instance) throw new Error(`no twin instance ${instanceId}`);

@@ -15,13 +15,17 @@ export const simulateRunners = (options: {
   github: GithubTwin;
   parameterPrefix: string;
   /** The ARN an instance's role presents: it reads only parameters tagged with it. */
-  instanceArn: (instanceId: string) => string;
+  instanceArn: (instance: { instanceId: string; account: string }) => string;
 }) => {
   const { codebuild, ec2, ssm, github } = options;
   const resourceByRunner = new Map<string, string>();
 
-  const startRunner = (resourceId: string, parameter: string | undefined, asInstance?: string): boolean => {
-    const raw = parameter ? ssm.take(parameter, asInstance) : undefined;
+  const startRunner = (
+    resourceId: string,
+    parameter: string | undefined,
+    from: { account: string; asInstance?: string },
+  ): boolean => {
+    const raw = parameter ? ssm.take(parameter, from) : undefined;
     if (!raw) return false;
     const credentials = JSON.parse(raw) as {
       kind: 'jit' | 'registration';
@@ -46,23 +50,19 @@ export const simulateRunners = (options: {
     return true;
   };
 
-  const stopInstance = (instanceId: string) =>
-    void ec2.handle({
-      operation: 'StopInstances',
-      input: { 'InstanceId.1': instanceId },
-      rawBody: '',
-      headers: {},
-    });
+  // The user data ends with `shutdown -h now`: the OS powers off, no API call involved.
+  const stopInstance = (instanceId: string) => ec2.shutdown(instanceId);
 
   codebuild.onStatusChange((build, previous) => {
     if (build.currentPhase !== 'BUILD' || previous?.currentPhase === 'BUILD') return;
-    if (!startRunner(build.id, build.environmentVariables.RUNNER_CREDENTIALS))
+    if (!startRunner(build.id, build.environmentVariables.RUNNER_CREDENTIALS, { account: build.account }))
       codebuild.finish(build.id, 'FAILED');
   });
   ec2.onStateChange((instance, previous) => {
     if (instance.state !== 'running' || previous !== 'pending') return;
     const parameter = `${options.parameterPrefix}/instances/${instance.instanceId}`;
-    if (!startRunner(instance.instanceId, parameter, options.instanceArn(instance.instanceId))) {
+    const from = { account: instance.account, asInstance: options.instanceArn(instance) };
+    if (!startRunner(instance.instanceId, parameter, from)) {
       stopInstance(instance.instanceId); // user data found nothing to run: shut down
     }
   });

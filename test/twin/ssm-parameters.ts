@@ -5,16 +5,22 @@ export interface SsmParametersTwin extends TwinAwsService {
   /**
    * What an instance's user data or a build does at boot: read the parameter, then delete it.
    * `asInstance`: the caller is that instance's role, which may read only parameters tagged with
-   * its ARN (the runner role's IAM condition); anything else is refused, as IAM would.
+   * its ARN (the runner role's IAM condition); anything else is refused, as IAM would. Each account
+   * has its own Parameter Store: an instance reads its account's, a build its own account's.
    */
-  take(name: string, asInstance?: string): string | undefined;
-  tags(name: string): Readonly<Record<string, string>> | undefined;
+  take(name: string, options: { account: string; asInstance?: string }): string | undefined;
+  tags(name: string, account: string): Readonly<Record<string, string>> | undefined;
   names(): string[];
 }
 
 const NAME = /^[a-zA-Z0-9_.\-/]{1,2048}$/;
 
-export const createSsmParametersTwin = (): SsmParametersTwin => {
+export const createSsmParametersTwin = (
+  options: { homeAccount: string; accountOf?: (caller: string) => string } = { homeAccount: '111122223333' },
+): SsmParametersTwin => {
+  const accountOf = options.accountOf ?? (() => options.homeAccount);
+  /** One store, keyed by account and name. */
+  const key = (account: string, name: string) => `${account}\u0000${name}`;
   const parameters = new Map<
     string,
     { value: string; type: string; version: number; tags: Record<string, string> }
@@ -28,11 +34,12 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
       GetParameter: { ParameterNotFound: 400 },
       DeleteParameter: { ParameterNotFound: 400 },
     },
-    async handle({ operation, input }) {
+    async handle({ operation, input, caller }) {
       const name = String(input.Name ?? '');
       if (!NAME.test(name))
         throw new TwinAwsError('ValidationException', `parameter name ${name} is not valid`);
-      const existing = parameters.get(name);
+      const stored = key(caller ? accountOf(caller) : options.homeAccount, name);
+      const existing = parameters.get(stored);
       switch (operation) {
         case 'PutParameter': {
           const tags = Array.isArray(input.Tags) ? (input.Tags as { Key: string; Value: string }[]) : [];
@@ -47,7 +54,7 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
             throw new TwinAwsError('ParameterAlreadyExists', 'The parameter already exists.');
           }
           const version = (existing?.version ?? 0) + 1;
-          parameters.set(name, {
+          parameters.set(stored, {
             value: String(input.Value ?? ''),
             type: String(input.Type ?? 'String'),
             version,
@@ -71,18 +78,18 @@ export const createSsmParametersTwin = (): SsmParametersTwin => {
           };
         default:
           if (!existing) throw new TwinAwsError('ParameterNotFound', `Parameter ${name} not found.`);
-          parameters.delete(name);
+          parameters.delete(stored);
           return {};
       }
     },
-    take(name, asInstance) {
-      const parameter = parameters.get(name);
+    take(name, { account, asInstance }) {
+      const parameter = parameters.get(key(account, name));
       if (!parameter) return undefined;
       if (asInstance !== undefined && parameter.tags['ghes-cp:instance-arn'] !== asInstance) return undefined;
-      parameters.delete(name);
+      parameters.delete(key(account, name));
       return parameter.value;
     },
-    tags: (name) => parameters.get(name)?.tags,
-    names: () => [...parameters.keys()],
+    tags: (name, account) => parameters.get(key(account, name))?.tags,
+    names: () => [...parameters.keys()].map((k) => k.split('\u0000')[1]!),
   };
 };

@@ -15,6 +15,7 @@ import { startGithubTwin, type GithubTwin } from './github-api.ts';
 import { simulateRunners } from './runner-simulation.ts';
 import { createSecretsManagerTwin, type SecretsManagerTwin } from './secrets-manager.ts';
 import { createSsmParametersTwin, type SsmParametersTwin } from './ssm-parameters.ts';
+import { createStsTwin, type StsTwin } from './sts.ts';
 import { TwinQueue } from './sqs.ts';
 
 /**
@@ -29,6 +30,7 @@ export interface Twin {
   readonly events: EventBridgeTwin;
   readonly secrets: SecretsManagerTwin;
   readonly ssm: SsmParametersTwin;
+  readonly sts: StsTwin;
   readonly ec2: Ec2Twin;
   readonly codebuild: CodeBuildTwin;
   readonly github: GithubTwin;
@@ -66,10 +68,15 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const dynamo = await startDynamoTwin();
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
-  const ssm = createSsmParametersTwin();
+  const homeAccount = config.sandbox.accountId;
+  const sts = createStsTwin({ clock, homeAccount });
+  const accountOf = sts.accountOf;
+  const ssm = createSsmParametersTwin({ homeAccount, accountOf });
   const ec2 = createEc2Twin({
     clock,
     region: config.region,
+    homeAccount,
+    accountOf,
     bootMs: durations.instanceBootMs,
     instances: config.sandbox.instances.flatMap(({ count, ...seed }) =>
       Array.from({ length: count }, () => seed),
@@ -79,6 +86,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     clock,
     region: config.region,
     accountId: config.sandbox.accountId,
+    accountOf,
     projects: config.sandbox.codebuildProjects,
     queuedMs: durations.buildStartMs / 2,
     provisioningMs: durations.buildStartMs / 2,
@@ -98,7 +106,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     accountId: config.sandbox.accountId,
     queues,
   });
-  services.push(dynamo, secrets, events, ssm, ec2, codebuild);
+  services.push(dynamo, secrets, events, ssm, ec2, codebuild, sts);
   const endpoint = await startTwinAwsEndpoint(services, faults);
 
   let webhookTarget = '';
@@ -116,11 +124,12 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     },
   });
   secrets.put(config.github.privateKeySecretArn, github.privateKeyPem);
-  const instanceArnPrefix = `arn:aws:ec2:${config.region}:${config.sandbox.accountId}:instance/`;
+  const instanceArnPrefix = `arn:aws:ec2:${config.region}:${homeAccount}:instance/`;
   const runners = simulateRunners({
     ...{ codebuild, ec2, ssm, github },
     parameterPrefix: RUNNER_PARAMETER_PREFIX,
-    instanceArn: (instanceId) => `${instanceArnPrefix}${instanceId}`,
+    instanceArn: ({ instanceId, account }) =>
+      `arn:aws:ec2:${config.region}:${account}:instance/${instanceId}`,
   });
 
   const { sandbox: _sandbox, ...deployment } = config;
@@ -162,6 +171,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     events,
     secrets,
     ssm,
+    sts,
     ec2,
     codebuild,
     github,
@@ -207,6 +217,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
           pool: i.pool,
           az: i.az,
           instanceType: i.instanceType,
+          account: i.account,
           jobId: jobIdOf(leaseOf(`instance#${i.instanceId}`)?.jobKey) ?? null,
         })),
         builds: codebuild.list().map((b) => ({

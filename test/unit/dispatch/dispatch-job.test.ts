@@ -101,14 +101,19 @@ const setup = (options: {
         return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=' };
       },
     },
-    codebuild: provider('codebuild', async (target: { project: string }) => {
-      log.push(`StartBuild ${target.project}`);
-      return { resourceId: `${target.project}:b1` };
-    }),
-    ec2Wake: provider('ec2-wake', async (target: { tagValue: string }) => {
-      log.push(`wake ${target.tagValue}`);
-      return options.ec2 ? options.ec2(target.tagValue) : { resourceId: 'i-1' };
-    }),
+    providers: (roleArn?: string) => {
+      const as = roleArn ? ` as ${roleArn.split(':')[4]}` : '';
+      return {
+        codebuild: provider('codebuild', async (target: { project: string }) => {
+          log.push(`StartBuild ${target.project}${as}`);
+          return { resourceId: `${target.project}:b1` };
+        }),
+        ec2Wake: provider('ec2-wake', async (target: { tagValue: string }) => {
+          log.push(`wake ${target.tagValue}${as}`);
+          return options.ec2 ? options.ec2(target.tagValue) : { resourceId: 'i-1' };
+        }),
+      };
+    },
     leases,
     records,
     logger: { info() {}, warn() {}, error() {}, appendKeys() {} },
@@ -185,6 +190,25 @@ describe('dispatcher', () => {
       'dispatched cb runners:b1',
     ]);
     expect(slots.get('linux')).toBe(0);
+  });
+
+  it("launches in the account of the pool's role, and falls back to a pool of the home account", async () => {
+    const pools = [
+      pool('arm', { roleArn: 'arn:aws:iam::444455556666:role/runners', fallback: 'cb' }),
+      pool('cb', { provider: 'codebuild', codebuild: { project: 'runners' }, priority: -1 }),
+    ];
+    const launched = setup({ pools: pools.slice(0, 1) });
+    await launched.dispatcher.dispatch(job());
+    expect(launched.log).toContain('wake arm as 444455556666');
+
+    const fellBack = setup({
+      pools,
+      ec2: async () => {
+        throw new NoCapacityError('no stopped instance could start');
+      },
+    });
+    await fellBack.dispatcher.dispatch(job());
+    expect(fellBack.log).toEqual(expect.arrayContaining(['wake arm as 444455556666', 'StartBuild runners']));
   });
 
   it('leaves the job queued with the reason when every pool in the chain is full', async () => {
