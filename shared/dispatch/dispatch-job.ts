@@ -51,6 +51,9 @@ export class JobLeasedError extends Error {
   override name = 'JobLeasedError';
 }
 
+/** For jobs routed by AWS's CodeBuild label scheme, which have no pool to say. */
+const DEFAULT_IDLE_MINUTES = 10;
+
 const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
   tagKey: pool.ec2?.tagKey ?? 'ghes-cp:pool',
   tagValue: pool.ec2?.tagValue ?? pool.name,
@@ -104,11 +107,12 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         runnerName,
         labels: job.labels,
       }));
-    const request = async () => ({
+    const request = async (idleMinutes = DEFAULT_IDLE_MINUTES) => ({
       jobKey,
       jobId: job.jobId,
       runAttempt: job.runAttempt,
       credentials: await credentialsFor(),
+      idleMinutes,
     });
 
     if (route.kind === 'codebuild-project') {
@@ -129,7 +133,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         continue;
       }
       try {
-        const { resourceId } = await launchOn(pool, await request());
+        const { resourceId } = await launchOn(pool, await request(pool.idleMinutes));
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,

@@ -2,6 +2,7 @@ import { StartBuildCommand, StopBuildCommand, type CodeBuildClient } from '@aws-
 import { RUNNER_BUILDSPEC } from '../../infra/codebuild-runner-buildspec.ts';
 import type { CredentialsStore } from './runner-credentials-store.ts';
 import {
+  bootConfigOf,
   NoCapacityError,
   parameterSafe,
   type CodeBuildTarget,
@@ -19,7 +20,7 @@ export const createCodeBuildProvider = (options: {
   kind: 'codebuild',
   async launch(request, target) {
     const parameter = `${options.parameterPrefix}/jobs/${parameterSafe(request.jobKey)}`;
-    await options.credentials.put(parameter, request.credentials);
+    await options.credentials.put(parameter, bootConfigOf(request));
     try {
       const out = await options.codebuild.send(
         new StartBuildCommand({

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Leases } from '../dispatch/leases.ts';
 import type { CredentialsStore } from './runner-credentials-store.ts';
-import { NoCapacityError, type Ec2WakeTarget, type RunnerProvider } from './runner-provider.ts';
+import { bootConfigOf, NoCapacityError, type Ec2WakeTarget, type RunnerProvider } from './runner-provider.ts';
 
 /**
  * Wakes a stopped, tagged instance for the job. Each candidate is claimed with a conditional lease
@@ -84,7 +84,7 @@ export const createEc2WakeProvider = (options: {
       /** Wakes an instance the job holds; on failure gives it back and rethrows unless others may start. */
       const tryWake = async (instanceId: string, placement: string): Promise<boolean> => {
         try {
-          await wake(instanceId, request.credentials);
+          await wake(instanceId, bootConfigOf(request));
           return true;
         } catch (error) {
           await options.leases.releaseInstance(instanceId, request.jobKey);

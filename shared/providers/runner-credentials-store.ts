@@ -11,7 +11,11 @@ export interface CredentialsStore {
    * `readableBy`: an instance ARN. The parameter is tagged with it, and the runner instance role
    * may read only parameters tagged with its own ARN (`${ec2:SourceInstanceARN}`).
    */
-  put(name: string, credentials: RunnerCredentials, options?: { readableBy?: string }): Promise<void>;
+  put(
+    name: string,
+    credentials: RunnerCredentials & { readonly idleMinutes?: number },
+    options?: { readableBy?: string },
+  ): Promise<void>;
   remove(name: string): Promise<void>;
 }
 

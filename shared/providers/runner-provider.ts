@@ -7,7 +7,18 @@ export interface LaunchRequest {
   readonly jobId: number;
   readonly runAttempt: number;
   readonly credentials: RunnerCredentials;
+  /**
+   * A runner that has had no job for this long exits and its machine stops (the job it was
+   * launched for may have gone to another runner). From the pool's `idleMinutes`.
+   */
+  readonly idleMinutes: number;
 }
+
+/** What a runner reads at boot: its credentials and how long it may wait for a job. */
+export const bootConfigOf = (request: LaunchRequest) => ({
+  ...request.credentials,
+  idleMinutes: request.idleMinutes,
+});
 
 export interface CodeBuildTarget {
   readonly project: string;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RUNNER_BUILDSPEC } from '../../infra/codebuild-runner-buildspec.ts';
+import { runBootScript } from './runner-boot-harness.ts';
 
 /**
  * What runs on the runners themselves cannot run here (no CodeBuild, no EC2); the twin simulates
@@ -49,4 +50,82 @@ it('the user data runs on every boot, reads its own instance parameter and stops
   expect(bootScript).toMatch(/PARAMETER_PREFIX\/instances\/\$instance_id/);
   expect(bootScript).toMatch(/--with-decryption/);
   expect(bootScript.trimEnd().split('\n').at(-1)).toBe('shutdown -h now');
+});
+
+describe('the EC2 boot script, run under bash with the machine stubbed', () => {
+  const jit = (idleMinutes: number) =>
+    JSON.stringify({
+      kind: 'jit',
+      runnerName: 'ghes-cp-7-1-abc',
+      encodedJitConfig: 'SECRET-JIT',
+      idleMinutes,
+    });
+
+  it('reads its own parameter, deletes it before the runner starts, runs one job and powers off', async () => {
+    const run = await runBootScript(bootScript, { parameter: jit(10), runner: 'runs-a-job' });
+    const at = (prefix: string) => run.log.findIndex((line) => line.startsWith(prefix));
+    expect(run.log).toContain(
+      'aws ssm get-parameter --region eu-west-1 --name /ghes-control-plane/prod/runners/instances/i-0test --with-decryption --query Parameter.Value --output text',
+    );
+    expect(run.parameterLeft).toBe(false);
+    expect(at('aws ssm delete-parameter')).toBeLessThan(at('run.sh started'));
+    expect(run.runnerEnv).toEqual({ ACTIONS_RUNNER_INPUT_JITCONFIG: 'SECRET-JIT' });
+    expect(run.runnerArgs).toBe(''); // nothing secret in the process list
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+    expect(run.log.some((line) => line.startsWith('pkill'))).toBe(false);
+  });
+
+  it('stops an idle runner after idleMinutes and powers off', async () => {
+    const run = await runBootScript(bootScript, { parameter: jit(1), runner: 'idles' });
+    expect(run.log).toEqual(
+      expect.arrayContaining(['pkill -INT -f Runner.Listener', 'run.sh interrupted', 'shutdown -h now']),
+    );
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
+  it('registers with a token through the environment on GHES < 3.10', async () => {
+    const parameter = JSON.stringify({
+      kind: 'registration',
+      runnerName: 'ghes-cp-7-1-abc',
+      url: 'https://ghes.example.com/acme',
+      token: 'SECRET-TOKEN',
+      labels: ['self-hosted', 'linux'],
+      idleMinutes: 10,
+    });
+    const run = await runBootScript(bootScript, { parameter, runner: 'runs-a-job' });
+    expect(run.log).toContain('config.sh --unattended --ephemeral --disableupdate');
+    expect(run.log.join('\n')).not.toContain('SECRET-TOKEN');
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
+  it('powers off without starting a runner when no credentials were left for it', async () => {
+    const run = await runBootScript(bootScript, { runner: 'runs-a-job' });
+    expect(run.log.filter((line) => line.startsWith('aws ssm get-parameter'))).toHaveLength(5);
+    expect(run.log).not.toContain('run.sh started');
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+});
+
+describe('the CodeBuild buildspec commands, run under bash', () => {
+  const script = buildspec.phases.build.commands.slice(2).join('\n'); // after delete-parameter and cd
+  const env = (idleMinutes: number) => ({
+    RUNNER_CREDENTIALS: JSON.stringify({
+      kind: 'jit',
+      runnerName: 'ghes-cp-7-1-abc',
+      encodedJitConfig: 'SECRET-JIT',
+      idleMinutes,
+    }),
+  });
+
+  it('runs the runner with its JIT config in the environment and ends with its status', async () => {
+    const run = await runBootScript(script, { runner: 'runs-a-job', env: env(10) });
+    expect(run.runnerEnv).toEqual({ ACTIONS_RUNNER_INPUT_JITCONFIG: 'SECRET-JIT' });
+    expect(run.runnerArgs).toBe('');
+    expect(run.exitCode).toBe(0);
+  });
+
+  it('ends the build when the runner got no job within idleMinutes', async () => {
+    const run = await runBootScript(script, { runner: 'idles', env: env(1) });
+    expect(run.log).toEqual(expect.arrayContaining(['pkill -INT -f Runner.Listener', 'run.sh interrupted']));
+  });
 });

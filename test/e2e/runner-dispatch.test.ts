@@ -17,7 +17,10 @@ import {
  */
 let sandbox: Sandbox;
 beforeAll(async () => {
-  sandbox = await startTestSandbox();
+  sandbox = await startTestSandbox((config) => {
+    // 1 min → 0.6 s here: an idle runner gives up quickly enough to watch.
+    config.pools.find((p) => p.name === 'linux')!.idleMinutes = 1;
+  });
 });
 afterAll(async () => sandbox?.close());
 afterEach(async () => {
@@ -89,6 +92,43 @@ describe('runner dispatch', () => {
     const starts = sandbox.twin.endpoint.calls.filter((c) => c.target === 'ec2:StartInstances' && !c.error);
     // The call that woke it was signed with the assumed role's session key.
     expect(starts.filter((c) => keys.has(c.caller))).toHaveLength(1);
+  });
+
+  it("stops a woken instance whose job another runner took, after the pool's idleMinutes", async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });
+    const dispatched = await settled(jobId);
+    // A runner that was already online picks the job up before ours has booted.
+    await sendJob(sandbox, {
+      jobId,
+      labels: ['self-hosted', 'linux'],
+      action: 'in_progress',
+      runnerName: 'early-bird',
+    });
+    const ours = await waitFor('our runner to give up', async () =>
+      sandbox.twin.github
+        .runners()
+        .find((r) => r.resourceId === dispatched.resourceId && r.state === 'deregistered'),
+    );
+    expect(ours.jobId).toBeNull();
+    await waitFor('the instance to stop', async () => {
+      const instance = (await state(sandbox)).instances!.find((i) => i.instanceId === dispatched.resourceId);
+      return instance?.state === 'stopped' || undefined;
+    });
+    expect(await jobOf(sandbox, jobId)).toMatchObject({ status: 'in_progress', runnerName: 'early-bird' });
+    // When the job ends, its slot in the pool comes back although our runner never ran it.
+    const before = (await state(sandbox)).pools!.find((p) => p.name === 'linux')!.inUse;
+    await sendJob(sandbox, {
+      jobId,
+      labels: ['self-hosted', 'linux'],
+      action: 'completed',
+      runnerName: 'early-bird',
+    });
+    await waitFor(
+      'the slot to come back',
+      async () =>
+        (await state(sandbox)).pools!.find((p) => p.name === 'linux')!.inUse === before - 1 || undefined,
+    );
   });
 
   it('tries the next candidate when the first instance has no capacity', async () => {

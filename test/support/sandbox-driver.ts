@@ -29,6 +29,8 @@ export interface QueuedJob {
   readonly repository?: string;
   readonly branch?: string;
   readonly action?: 'queued' | 'waiting' | 'in_progress' | 'completed';
+  /** Who took the job (in_progress / completed). */
+  readonly runnerName?: string;
 }
 
 export const jobPayload = (job: QueuedJob) => {
@@ -42,7 +44,7 @@ export const jobPayload = (job: QueuedJob) => {
       labels: job.labels,
       workflow_name: job.workflowName ?? 'CI',
       head_branch: job.branch ?? 'main',
-      runner_name: null,
+      runner_name: job.runnerName ?? null,
       status: job.action ?? 'queued',
     },
     { repository: { id: 1, name, full_name: `${owner}/${name}`, owner: { login: owner } } },

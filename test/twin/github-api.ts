@@ -63,6 +63,8 @@ export interface RunnerLaunch {
   /** With a registration token: the org, or `owner/repo`, of the URL the runner registers at. */
   owner?: string;
   resourceId: string;
+  /** Simulated time an online runner waits for a job before it exits (the boot scripts' watchdog). */
+  idleMs?: number;
 }
 
 export interface GithubTwin {
@@ -71,6 +73,8 @@ export interface GithubTwin {
   readonly privateKeyPem: string;
   observeWebhook(event: string, payload: unknown): void;
   startRunner(options: RunnerLaunch): void;
+  /** Called when a runner exits without a job (idle too long): its machine powers off. */
+  onIdleExit(listener: (resourceId: string) => void): void;
   jobs(): JobView[];
   runners(): RunnerView[];
   readonly calls: { method: string; path: string; status: number }[];
@@ -84,6 +88,8 @@ type Job = { id: number; owner: string; repository: string; labels: string[]; in
 type StoredJob = Job & { createdMs: number; seq: number; payload: Json & { workflow_job: Json }; live: Live };
 type Runner = { -readonly [K in keyof RunnerView]: RunnerView[K] } & {
   stop?: () => void;
+  idleMs?: number;
+  cancelIdle?: () => void;
   outbox: Promise<void>;
 };
 type Scope = { owner: string; repo: string | null };
@@ -117,6 +123,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
   const tokens = new Map<string, { owner: string; expiresAt: number }>();
   const registrationTokens = new Map<string, Scope & { expiresAt: number }>();
   const timers = new Set<() => void>();
+  const idleExitListeners: ((resourceId: string) => void)[] = [];
   const calls: GithubTwin['calls'] = [];
   let nextRunnerId = 1;
   let seq = 0;
@@ -218,7 +225,20 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
       .filter((job) => fits(runner, job))
       .sort((a, b) => a.createdMs - b.createdMs || a.seq - b.seq);
     const job = fitting.find((j) => new RegExp(`(^|\\D)${j.id}(\\D|$)`).test(runner.name)) ?? fitting[0];
-    if (!job) return; // stays idle online until a new queued job is observed
+    if (!job) {
+      // Online and idle until a new queued job is observed, or until its idle limit runs out.
+      if (runner.idleMs !== undefined && !runner.cancelIdle) {
+        runner.cancelIdle = after(runner.idleMs, () => {
+          runner.cancelIdle = undefined;
+          if (runner.state !== 'idle') return;
+          runner.state = 'deregistered'; // an ephemeral runner that exits is removed
+          for (const listener of idleExitListeners) listener(runner.resourceId ?? '');
+        });
+      }
+      return;
+    }
+    runner.cancelIdle?.();
+    runner.cancelIdle = undefined;
     Object.assign(runner, { state: 'busy', jobId: job.id });
     Object.assign(job.live, { status: 'in_progress', runner_id: runner.id, runner_name: runner.name });
     job.live.started_at = isoSeconds(now());
@@ -282,6 +302,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
       });
     }
     Object.assign(runner, { state: 'booting', resourceId });
+    if (launch.idleMs !== undefined) runner.idleMs = launch.idleMs;
     const target = runner;
     after(bootMs, () =>
       comeOnline(target, encodedJitConfig === undefined ? (registrationToken ?? '') : undefined),
@@ -497,6 +518,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     calls,
     observeWebhook,
     startRunner,
+    onIdleExit: (listener) => void idleExitListeners.push(listener),
     jobs: () =>
       [...jobs.values()].map(({ id, owner, repository, labels, installationId, payload, live }) => {
         const w = payload.workflow_job;
@@ -517,7 +539,8 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
           completedAt: text(live.completed_at),
         };
       }),
-    runners: () => runners.map(({ stop: _s, outbox: _o, ...view }) => ({ ...view })),
+    runners: () =>
+      runners.map(({ stop: _s, outbox: _o, idleMs: _i, cancelIdle: _c, ...view }) => ({ ...view })),
     async close() {
       closed = true;
       for (const cancel of [...timers]) cancel();

@@ -34,17 +34,20 @@ export const simulateRunners = (options: {
       token?: string;
       url?: string;
       labels?: string[];
+      idleMinutes?: number;
     };
+    const idleMs = (credentials.idleMinutes ?? 10) * 60_000;
     resourceByRunner.set(credentials.runnerName, resourceId);
     github.startRunner(
       credentials.kind === 'jit'
-        ? { encodedJitConfig: credentials.encodedJitConfig!, resourceId }
+        ? { encodedJitConfig: credentials.encodedJitConfig!, resourceId, idleMs }
         : {
             registrationToken: credentials.token!,
             runnerName: credentials.runnerName,
             labels: credentials.labels ?? [],
             owner: new URL(credentials.url!).pathname.split('/')[1]!,
             resourceId,
+            idleMs,
           },
     );
     return true;
@@ -65,6 +68,12 @@ export const simulateRunners = (options: {
     if (!startRunner(instance.instanceId, parameter, from)) {
       stopInstance(instance.instanceId); // user data found nothing to run: shut down
     }
+  });
+
+  // The boot scripts' watchdog: a runner without a job for idleMinutes exits, its machine stops.
+  github.onIdleExit((resourceId) => {
+    if (resourceId.startsWith('i-')) stopInstance(resourceId);
+    else if (resourceId) codebuild.finish(resourceId, 'SUCCEEDED');
   });
 
   return {

@@ -22,6 +22,7 @@ const request = (jobId: number, runAttempt: number, credentials?: RunnerCredenti
   jobKey: `${jobId}#${runAttempt}`,
   jobId,
   runAttempt,
+  idleMinutes: 7,
   credentials: credentials ?? {
     kind: 'jit',
     runnerName: `ghes-cp-${jobId}-${runAttempt}-a1b2c3`,
@@ -90,9 +91,10 @@ describe('CodeBuild runner provider', () => {
     const parameter = `${PREFIX}/jobs/11-1`;
     expect(calls).toEqual([`put ${parameter}`, 'start runner-linux']);
     expect(ssm).toReceiveCommandWith(PutParameterCommand, { Name: parameter, Type: 'SecureString' });
-    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual(
-      launch.credentials,
-    );
+    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual({
+      ...launch.credentials,
+      idleMinutes: 7, // the runner's boot script stops the machine after this long without a job
+    });
     const input = codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input;
     // CodeBuild resolves the SecureString into RUNNER_CREDENTIALS; the buildspec deletes it by name.
     expect(input.environmentVariablesOverride).toEqual(

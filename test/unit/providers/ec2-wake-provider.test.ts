@@ -25,6 +25,7 @@ const request = (jobId: number, runAttempt = 1): LaunchRequest => ({
   jobKey: `${jobId}#${runAttempt}`,
   jobId,
   runAttempt,
+  idleMinutes: 7,
   credentials: {
     kind: 'jit',
     runnerName: `ghes-cp-${jobId}-${runAttempt}-a1b2c3`,
@@ -169,9 +170,10 @@ describe('EC2 wake runner provider', () => {
       Type: 'SecureString',
       Tags: [{ Key: 'ghes-cp:instance-arn', Value: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0aaa' }],
     });
-    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual(
-      launch.credentials,
-    );
+    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual({
+      ...launch.credentials,
+      idleMinutes: 7, // the runner's boot script stops the machine after this long without a job
+    });
     expect(JSON.stringify(ec2.commandCalls(StartInstancesCommand)[0]!.args[0].input)).not.toContain(
       'jit-secret',
     );
@@ -407,9 +409,10 @@ describe('EC2 wake runner provider', () => {
     expect(claim).not.toHaveBeenCalled();
     expect(ec2).not.toReceiveCommand(DescribeInstancesCommand);
     expect(calls).toEqual([`put ${PREFIX}/instances/i-0first`, 'start i-0first']);
-    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual(
-      retryCredentials,
-    );
+    expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual({
+      ...retryCredentials,
+      idleMinutes: 7,
+    });
     expect(await leases.instanceOf('11#1')).toBe('i-0first');
     expect(await free('i-0other')).toBe(true);
   });

@@ -1,0 +1,109 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Runs a runner boot script (EC2 user data or the buildspec's commands) for real under bash, with
+ * the machine around it stubbed: instance metadata, the AWS CLI, runuser, shutdown, pkill, and an
+ * Actions runner that either runs a job or idles. `sleep` runs 100× faster. Every stub appends to
+ * one log, so a test reads the order things happened in.
+ */
+export interface BootRun {
+  readonly log: string[];
+  /** ACTIONS_RUNNER_INPUT_* the runner saw, and its command-line arguments. */
+  readonly runnerEnv: Record<string, string>;
+  readonly runnerArgs: string;
+  readonly exitCode: number | null;
+  readonly parameterLeft: boolean;
+}
+
+const stub = (dir: string, name: string, body: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/bash\n${body}\n`);
+  chmodSync(path, 0o755);
+};
+
+export const runBootScript = async (
+  script: string,
+  options: {
+    /** The parameter's value (JSON), or undefined when none was written. */
+    parameter?: string;
+    runner: 'runs-a-job' | 'idles';
+    env?: Record<string, string>;
+  },
+): Promise<BootRun> => {
+  const root = mkdtempSync(join(tmpdir(), 'boot-'));
+  const bin = join(root, 'bin');
+  const home = join(root, 'actions-runner');
+  mkdirSync(bin);
+  mkdirSync(home);
+  const logFile = join(root, 'log');
+  const parameterFile = join(root, 'parameter');
+  if (options.parameter !== undefined) writeFileSync(parameterFile, options.parameter);
+  const record = `echo "$(basename "$0") $*" >> ${logFile}`;
+  stub(
+    bin,
+    'curl',
+    `${record}
+case "$*" in *api/token*) echo imds-token ;; *instance-id*) echo i-0test ;; *placement/region*) echo eu-west-1 ;; *) exit 22 ;; esac`,
+  );
+  stub(
+    bin,
+    'aws',
+    `${record}
+case "$*" in
+  *"ssm get-parameter"*) [ -f ${parameterFile} ] && cat ${parameterFile} || exit 254 ;;
+  *"ssm delete-parameter"*) rm -f ${parameterFile} ;;
+esac`,
+  );
+  stub(bin, 'runuser', `${record}\nwhile [ "$1" != -- ]; do shift; done; shift; exec "$@"`);
+  stub(bin, 'shutdown', record);
+  stub(bin, 'logger', record);
+  stub(bin, 'pkill', `${record}\nkill -INT "$(cat ${root}/runner.pid)"`);
+  stub(bin, 'sleep', `exec /usr/bin/sleep "$(awk -v s="$1" 'BEGIN { print s / 100 }')"`);
+  stub(
+    home,
+    'run.sh',
+    `echo "run.sh started" >> ${logFile}
+echo $$ > ${root}/runner.pid
+env | grep '^ACTIONS_RUNNER_INPUT_' > ${root}/runner.env
+echo "$*" > ${root}/runner.args
+if [ "${options.runner}" = runs-a-job ]; then mkdir -p _diag; touch _diag/Worker_1.log; echo "run.sh job done" >> ${logFile}; exit 0; fi
+trap 'echo "run.sh interrupted" >> ${logFile}; exit 0' INT
+while :; do /usr/bin/sleep 0.02; done`,
+  );
+  stub(home, 'config.sh', `echo "config.sh $*" >> ${logFile}`);
+
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], {
+      cwd: home,
+      env: {
+        PATH: `${bin}:/usr/bin:/bin:/usr/sbin:/sbin`,
+        RUNNER_HOME: home,
+        ...options.env,
+      },
+      stdio: 'ignore',
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  const read = (name: string) => (existsSync(join(root, name)) ? readFileSync(join(root, name), 'utf8') : '');
+  return {
+    log: read('log').trim().split('\n').filter(Boolean),
+    runnerEnv: Object.fromEntries(
+      read('runner.env')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    ),
+    runnerArgs: read('runner.args').trim(),
+    exitCode,
+    parameterLeft: existsSync(parameterFile),
+  };
+};
