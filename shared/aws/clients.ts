@@ -2,7 +2,28 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { StandardRetryStrategy } from '@smithy/core/retry';
+import type { RetryStrategyV2, StandardRetryToken } from '@smithy/types';
 import type { AwsConnection } from './json-client.ts';
+
+/**
+ * EC2 answers a capacity shortage with a 5xx, which the SDK would retry on the same instance for
+ * seconds; the dispatcher does better trying the next instance (another AZ or type) at once.
+ * Throttling and other transient errors keep the standard backoff.
+ */
+const NOT_WORTH_RETRYING = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacityOnHost']);
+export const ec2RetryStrategy = (maxAttempts: number): RetryStrategyV2 => {
+  const standard = new StandardRetryStrategy(maxAttempts);
+  return {
+    acquireInitialRetryToken: (scope) => standard.acquireInitialRetryToken(scope),
+    refreshRetryTokenForRetry: (token, info) =>
+      NOT_WORTH_RETRYING.has((info.error as Error | undefined)?.name ?? '')
+        ? Promise.reject(info.error) // the SDK then throws the original error
+        : standard.refreshRetryTokenForRetry(token as StandardRetryToken, info),
+    // The tokens are the standard strategy's own, handed back to it.
+    recordSuccess: (token) => standard.recordSuccess(token as StandardRetryToken),
+  };
+};
 
 /**
  * The one place SDK v3 clients are built (for the dispatcher and the state-machine tasks; the
@@ -27,7 +48,7 @@ export const createAwsClients = (connection: AwsConnection, roleArn?: string) =>
     maxAttempts: 5,
   };
   return {
-    ec2: new EC2Client(options),
+    ec2: new EC2Client({ ...options, retryStrategy: ec2RetryStrategy(options.maxAttempts) }),
     ssm: new SSMClient(options),
     codebuild: new CodeBuildClient(options),
   };

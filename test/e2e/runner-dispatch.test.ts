@@ -108,7 +108,8 @@ describe('runner dispatch', () => {
     const ours = await waitFor('our runner to give up', async () =>
       sandbox.twin.github
         .runners()
-        .find((r) => r.resourceId === dispatched.resourceId && r.state === 'deregistered'),
+        // Ours by name: the instance has run other jobs' runners before.
+        .find((r) => r.name.startsWith(`ghes-cp-${jobId}-`) && r.state === 'deregistered'),
     );
     expect(ours.jobId).toBeNull();
     await waitFor('the instance to stop', async () => {
@@ -158,6 +159,28 @@ describe('runner dispatch', () => {
     expect(job).toMatchObject({ pool: 'linux-codebuild', provider: 'codebuild' });
     expect(await buildsFor(jobId)).toHaveLength(1);
     await completed(jobId);
+  });
+
+  it('leaves the job queued with the reason when a pool without fallback has no instance that can start', async () => {
+    await armFault(sandbox, {
+      target: 'ec2:StartInstances',
+      error: 'InsufficientInstanceCapacity',
+      count: 20,
+    });
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const job = await settled(jobId);
+    expect(job).toMatchObject({ status: 'queued', resourceId: null, pool: null });
+    expect(job.reason).toMatch(
+      /^no capacity: linux-arm64: no stopped instance could start: i-\w+ \(eu-west-1a\/m7g\.large\): InsufficientInstanceCapacity/,
+    );
+    // Nothing held: both arm64 instances stay stopped and free, the slot is back.
+    const s = await state(sandbox);
+    expect(s.instances!.filter((i) => i.pool === 'linux-arm64').map((i) => [i.state, i.jobId])).toEqual([
+      ['stopped', null],
+      ['stopped', null],
+    ]);
+    expect(s.pools!.find((p) => p.name === 'linux-arm64')!.inUse).toBe(0);
   });
 
   it('launches once for queued → waiting → queued', async () => {
