@@ -33,6 +33,7 @@ export interface QueuedJob {
   readonly runnerName?: string;
 }
 
+let stamp = 0;
 export const jobPayload = (job: QueuedJob) => {
   const [owner, name] = (job.repository ?? 'acme/app').split('/');
   return workflowJobPayload(
@@ -45,6 +46,10 @@ export const jobPayload = (job: QueuedJob) => {
       workflow_name: job.workflowName ?? 'CI',
       head_branch: job.branch ?? 'main',
       runner_name: job.runnerName ?? null,
+      // GitHub stamps each state change, so two queued deliveries of one job are not the same bytes.
+      started_at: new Date()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, `.${String(++stamp % 1000).padStart(3, '0')}Z`),
       status: job.action ?? 'queued',
     },
     { repository: { id: 1, name, full_name: `${owner}/${name}`, owner: { login: owner } } },
