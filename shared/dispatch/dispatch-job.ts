@@ -115,25 +115,44 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       idleMinutes,
     });
 
-    if (route.kind === 'codebuild-project') {
-      const { resourceId } = await deps.providers().codebuild.launch(await request(), {
-        project: route.project,
-        ...(route.computeType ? { computeType: route.computeType } : {}),
-        ...(route.image ? { image: route.image } : {}),
-      });
-      const pool = `codebuild:${route.project}`;
-      await deps.records.dispatched(jobKey, owner, { pool, provider: 'codebuild', resourceId, at: now() });
-      return { outcome: 'launched', pool, resourceId };
-    }
-
-    const reasons: string[] = [];
-    for (const pool of chainOf(route.pool)) {
-      if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
-        reasons.push(`${pool.name}: all ${pool.maxConcurrent} slots in use`);
-        continue;
+    // A JIT config registers its runner at once; if no machine is started to use it, remove it
+    // again rather than leave an offline runner behind in the organisation.
+    let launched = false;
+    try {
+      if (route.kind === 'codebuild-project') {
+        const { resourceId } = await deps.providers().codebuild.launch(await request(), {
+          project: route.project,
+          ...(route.computeType ? { computeType: route.computeType } : {}),
+          ...(route.image ? { image: route.image } : {}),
+        });
+        launched = true;
+        const pool = `codebuild:${route.project}`;
+        await deps.records.dispatched(jobKey, owner, { pool, provider: 'codebuild', resourceId, at: now() });
+        return { outcome: 'launched', pool, resourceId };
       }
-      try {
-        const { resourceId } = await launchOn(pool, await request(pool.idleMinutes));
+
+      const reasons: string[] = [];
+      for (const pool of chainOf(route.pool)) {
+        if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
+          reasons.push(`${pool.name}: all ${pool.maxConcurrent} slots in use`);
+          continue;
+        }
+        let resourceId: string;
+        try {
+          ({ resourceId } = await launchOn(pool, await request(pool.idleMinutes)));
+        } catch (error) {
+          await deps.leases.releaseSlot(pool.name, jobKey);
+          if (!(error instanceof NoCapacityError)) throw error;
+          reasons.push(`${pool.name}: ${error.message}`);
+          deps.logger.warn('no capacity in pool, trying its fallback', {
+            pool: pool.name,
+            reason: error.message,
+          });
+          continue;
+        }
+        // From here a runner is starting: its slot stays taken even if recording it fails (the
+        // job's completion frees it), or the pool would run over maxConcurrent.
+        launched = true;
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,
@@ -141,19 +160,26 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           at: now(),
         });
         return { outcome: 'launched', pool: pool.name, resourceId };
-      } catch (error) {
-        await deps.leases.releaseSlot(pool.name, jobKey);
-        if (!(error instanceof NoCapacityError)) throw error;
-        reasons.push(`${pool.name}: ${error.message}`);
-        deps.logger.warn('no capacity in pool, trying its fallback', {
-          pool: pool.name,
-          reason: error.message,
-        });
+      }
+      const reason = `no capacity: ${reasons.join('; ')}`;
+      await deps.records.notLaunched(jobKey, owner, 'queued', reason);
+      return { outcome: 'no-capacity', reason };
+    } finally {
+      if (!launched && credentials) {
+        const unused = credentials;
+        await deps.github
+          .removeRunner(
+            { owner: job.owner, repository: job.repository, installationId: job.installationId },
+            unused,
+          )
+          .catch((error: unknown) =>
+            deps.logger.warn('could not remove the unused runner registration', {
+              runnerName: unused.runnerName,
+              error: error as Error,
+            }),
+          );
       }
     }
-    const reason = `no capacity: ${reasons.join('; ')}`;
-    await deps.records.notLaunched(jobKey, owner, 'queued', reason);
-    return { outcome: 'no-capacity', reason };
   };
 
   return {

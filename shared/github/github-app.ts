@@ -9,7 +9,13 @@ import { Agent, fetch as undiciFetch } from 'undici';
  * reached by trusting that CA in addition to the system ones, never by turning TLS checks off.
  */
 export type RunnerCredentials =
-  | { readonly kind: 'jit'; readonly runnerName: string; readonly encodedJitConfig: string }
+  | {
+      readonly kind: 'jit';
+      readonly runnerName: string;
+      readonly encodedJitConfig: string;
+      /** The runner GHES registered for the config: removed again when no machine was started. */
+      readonly runnerId?: number;
+    }
   | {
       readonly kind: 'registration';
       readonly runnerName: string;
@@ -30,6 +36,14 @@ export interface GithubApi {
   /** The job's status on GitHub (`queued`, `in_progress`, …), or `missing` when GitHub does not know it. */
   jobStatus(repository: string, jobId: number, installationId: number | null): Promise<string>;
   runnerCredentials(request: RunnerRequest): Promise<RunnerCredentials>;
+  /**
+   * Removes the runner a JIT config registered, when nothing was launched to use it; otherwise it
+   * would sit offline in the org's runner list. Registration tokens register nothing until used.
+   */
+  removeRunner(
+    request: Omit<RunnerRequest, 'runnerName' | 'labels'>,
+    credentials: RunnerCredentials,
+  ): Promise<void>;
 }
 
 export interface GithubAppOptions {
@@ -122,10 +136,12 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
           labels: [...labels],
           work_folder: '_work',
         });
+        const jit = data as { encoded_jit_config: string; runner?: { id?: number } };
         return {
           kind: 'jit',
           runnerName,
-          encodedJitConfig: (data as { encoded_jit_config: string }).encoded_jit_config,
+          encodedJitConfig: jit.encoded_jit_config,
+          ...(typeof jit.runner?.id === 'number' ? { runnerId: jit.runner.id } : {}),
         };
       } catch (error) {
         // GHES before 3.10 has no JIT endpoint: register with a short-lived registration token.
@@ -139,6 +155,17 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
         token: (data as { token: string }).token,
         labels,
       };
+    },
+
+    async removeRunner({ owner, repository, installationId }, credentials) {
+      if (credentials.kind !== 'jit' || credentials.runnerId === undefined) return;
+      const api = await installationRequest(owner, repository, installationId);
+      const scope = options.runnerScope === 'repo' ? `/repos/${repository}` : `/orgs/${owner}`;
+      try {
+        await api(`DELETE ${scope}/actions/runners/{runner_id}`, { runner_id: credentials.runnerId });
+      } catch (error) {
+        if ((error as { status?: number }).status !== 404) throw error; // already gone
+      }
     },
   };
 };

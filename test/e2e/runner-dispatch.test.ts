@@ -181,6 +181,9 @@ describe('runner dispatch', () => {
       ['stopped', null],
     ]);
     expect(s.pools!.find((p) => p.name === 'linux-arm64')!.inUse).toBe(0);
+    // And no offline runner registration is left on GHES for it.
+    const registered = sandbox.twin.github.runners().filter((r) => r.name.startsWith(`ghes-cp-${jobId}-`));
+    expect(registered.map((r) => r.state)).toEqual(['deregistered']);
   });
 
   it('launches once for queued → waiting → queued', async () => {

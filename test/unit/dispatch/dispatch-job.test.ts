@@ -46,6 +46,7 @@ const setup = (options: {
   leased?: boolean;
   full?: string[];
   ec2?: (pool: string) => Promise<{ resourceId: string }>;
+  recordFails?: boolean;
 }) => {
   const log: string[] = [];
   const slots = new Map<string, number>();
@@ -77,6 +78,7 @@ const setup = (options: {
           ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
           : { claimed: true },
     async dispatched(_key, _owner, launch) {
+      if (options.recordFails) throw Object.assign(new Error('ledger down'), { name: 'InternalServerError' });
       log.push(`dispatched ${launch.pool} ${launch.resourceId}`);
     },
     async notLaunched(_key, _owner, status, reason) {
@@ -98,7 +100,10 @@ const setup = (options: {
       jobStatus: async () => options.githubStatus ?? 'queued',
       async runnerCredentials(request) {
         log.push(`credentials ${request.runnerName.replace(/-[0-9a-f]{6}$/, '')}`);
-        return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=' };
+        return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=', runnerId: 41 };
+      },
+      async removeRunner(_request, credentials) {
+        log.push(`remove runner ${credentials.kind === 'jit' ? credentials.runnerId : '?'}`);
       },
     },
     providers: (roleArn?: string) => {
@@ -233,7 +238,44 @@ describe('dispatcher', () => {
     });
     await expect(dispatcher.dispatch(job())).rejects.toThrow('boom');
     expect(slots.get('linux')).toBe(0);
-    expect(log.at(-1)).toBe('not launched unchanged: dispatch failed: InternalError');
+    // Nothing started: the runner GHES registered for the JIT config is removed again.
+    expect(log.slice(-2)).toEqual([
+      'remove runner 41',
+      'not launched unchanged: dispatch failed: InternalError',
+    ]);
+  });
+
+  it('keeps the slot and the runner when the launch worked but recording it failed', async () => {
+    const { dispatcher, log, slots } = setup({ pools: [pool('linux')], recordFails: true });
+    await expect(dispatcher.dispatch(job())).rejects.toThrow('ledger down');
+    // The instance is waking with its runner: the slot stays taken until the job completes.
+    expect(slots.get('linux')).toBe(1);
+    expect(log).not.toContain('remove runner 41');
+  });
+
+  it('removes the unused runner registration when no pool in the chain could start anything', async () => {
+    const pools = [
+      pool('linux', { fallback: 'cb' }),
+      pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } }),
+    ];
+    const { dispatcher, log } = setup({
+      pools,
+      full: ['cb'],
+      ec2: async () => {
+        throw new NoCapacityError('no stopped instance could start');
+      },
+    });
+    expect((await dispatcher.dispatch(job())).outcome).toBe('no-capacity');
+    expect(log).toEqual([
+      'slot linux 11#1',
+      'credentials ghes-cp-11-1',
+      'wake linux',
+      'free linux',
+      expect.stringMatching(
+        /^not launched queued: no capacity: linux: no stopped instance could start; cb: all 2 slots/,
+      ),
+      'remove runner 41',
+    ]);
   });
 
   it('sends codebuild-<project>-<run_id>-<run_attempt> jobs to that project without a pool', async () => {

@@ -141,6 +141,30 @@ describe('runner credentials on GHES 3.10+ (JIT)', () => {
     ]);
   });
 
+  it('removes a registered JIT runner that nothing was started for, and takes an already removed one calmly', async () => {
+    const { twin, app, callsTo } = await start();
+    twin.observeWebhook('workflow_job', jobDelivery({ id: 503 }));
+    const github = app();
+    const where = { owner: 'acme', repository: 'acme/app', installationId: INSTALLATION };
+    const credentials = await github.runnerCredentials({
+      ...where,
+      runnerName: 'ghes-cp-503-1-000001',
+      labels: ['self-hosted', 'linux'],
+    });
+    expect(credentials).toMatchObject({ kind: 'jit', runnerId: twin.runners()[0]!.id });
+
+    await github.removeRunner(where, credentials);
+    await github.removeRunner(where, credentials); // a retry after a lost answer
+
+    expect(twin.runners()).toEqual([
+      expect.objectContaining({ name: 'ghes-cp-503-1-000001', state: 'deregistered' }),
+    ]);
+    expect(callsTo('DELETE', /\/actions\/runners\//).map((c) => [c.path, c.status])).toEqual([
+      [`/api/v3/orgs/acme/actions/runners/${twin.runners()[0]!.id}`, 204],
+      [`/api/v3/orgs/acme/actions/runners/${twin.runners()[0]!.id}`, 404],
+    ]);
+  });
+
   it('surfaces a name conflict (409) instead of falling back to a registration token', async () => {
     // Prepare
     const { twin, app, callsTo } = await start();
