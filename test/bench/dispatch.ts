@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import { jobPayload, newJobId, startTestSandbox, state } from '../support/sandbox-driver.ts';
 import { signedDelivery } from '../support/github-deliveries.ts';
@@ -108,6 +109,43 @@ export const benchBurst = async (jobs = 1_000) => {
       `  launched ${launched.length}/${jobs} (${byPool}); not launched: ${jobs - launched.length}`,
       `  launches per job ${((builds + woken) / jobs).toFixed(2)} (builds ${builds} + woken instances ${woken}); double claims ${doubleClaims}`,
       `  StartInstances calls ${sandbox.twin.endpoint.count('ec2:StartInstances')}, throttled ${sandbox.twin.endpoint.calls.filter((c) => c.error === 'RequestLimitExceeded').length}`,
+    ];
+  } finally {
+    await sandbox.close();
+  }
+};
+
+/**
+ * Cold init of the dispatcher bundle (2.5 MB: the EC2 SDK model dominates), as Lambda pays it:
+ * module load plus its one-time work (config validation, the App key from Secrets Manager, here
+ * the twin's), against bare node. Processes are spawned, not exec'd, so the twin keeps answering.
+ */
+export const benchDispatcherInit = async (runs = 15) => {
+  const sandbox = await startTestSandbox();
+  const bundle = new URL('../../dist/runner-dispatcher/handler.mjs', import.meta.url).href;
+  const env = { ...process.env, ...sandbox.twin.lambdaEnv, POWERTOOLS_LOG_LEVEL: 'ERROR' };
+  const wall = (args: string[]) =>
+    new Promise<number>((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) =>
+        code === 0 ? resolve(performance.now() - started) : reject(new Error(`init failed: ${stderr}`)),
+      );
+    });
+  try {
+    const bare: number[] = [];
+    const loaded: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      bare.push(await wall(['-e', '']));
+      loaded.push(await wall(['--input-type=module', '-e', `await import(${JSON.stringify(bundle)})`]));
+    }
+    const extra = median(loaded) - median(bare);
+    return [
+      `Cold init of dist/runner-dispatcher/handler.mjs incl. config + secret read, median of ${runs} fresh ${process.version} processes`,
+      `  bare node ${fmt(median(bare))}  with bundle ${fmt(median(loaded))}  init +${fmt(extra)}  ratio ${(median(loaded) / median(bare)).toFixed(2)}×`,
     ];
   } finally {
     await sandbox.close();

@@ -1,4 +1,4 @@
-import { benchBurst, benchDispatchLatency } from './dispatch.ts';
+import { benchBurst, benchDispatcherInit, benchDispatchLatency } from './dispatch.ts';
 import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } from './webhook.ts';
 
 /**
@@ -10,6 +10,7 @@ const sections: (() => Promise<string[]> | string[])[] = [
   benchInit,
   benchHandlerVsFloor,
   benchSandboxRoundTrip,
+  benchDispatcherInit,
   benchDispatchLatency,
   benchBurst,
 ];
