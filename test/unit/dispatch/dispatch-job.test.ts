@@ -6,6 +6,7 @@ import type { WorkflowJobDetail } from '../../../shared/events/control-plane-eve
 import type { DispatchRecords } from '../../../shared/ledger/dispatch-records.ts';
 import { NoCapacityError, type RunnerProvider } from '../../../shared/providers/runner-provider.ts';
 import { createRouter } from '../../../shared/routing/route-job.ts';
+import { workflowJobEvent } from '../../support/workflow-job-event.ts';
 
 const pool = (name: string, extra: Partial<PoolConfig> = {}): PoolConfig => ({
   name,
@@ -18,22 +19,7 @@ const pool = (name: string, extra: Partial<PoolConfig> = {}): PoolConfig => ({
 });
 
 const job = (extra: Partial<WorkflowJobDetail> = {}): WorkflowJobDetail => ({
-  action: 'queued',
-  jobId: 11,
-  runId: 5,
-  runAttempt: 1,
-  jobName: 'build',
-  repository: 'acme/app',
-  owner: 'acme',
-  labels: ['self-hosted', 'linux'],
-  workflowName: 'CI',
-  headBranch: 'main',
-  runnerName: null,
-  conclusion: null,
-  installationId: 3,
-  createdAt: null,
-  startedAt: null,
-  completedAt: null,
+  ...workflowJobEvent({ jobId: 11, runId: 5, installationId: 3 }),
   deliveryId: 'd',
   ...extra,
 });

@@ -2,29 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoJobLedger } from '../../../shared/ledger/job-ledger.ts';
 import type { WorkflowJobEvent } from '../../../shared/intake/workflow-job.ts';
 import { startDynamoForTest } from '../../support/dynamo.ts';
+import { workflowJobEvent } from '../../support/workflow-job-event.ts';
 
-const job = (
-  action: WorkflowJobEvent['action'],
-  extra: Partial<WorkflowJobEvent> = {},
-): WorkflowJobEvent => ({
-  action,
-  jobId: 42,
-  runId: 7,
-  runAttempt: 1,
-  jobName: 'build',
-  repository: 'acme/app',
-  owner: 'acme',
-  labels: ['self-hosted', 'linux'],
-  workflowName: 'CI',
-  headBranch: 'main',
-  runnerName: null,
-  conclusion: null,
-  installationId: null,
-  createdAt: null,
-  startedAt: null,
-  completedAt: null,
-  ...extra,
-});
+const job = (action: WorkflowJobEvent['action'], extra: Partial<WorkflowJobEvent> = {}) =>
+  workflowJobEvent({ action, ...extra });
 
 describe('job ledger on DynamoDB', () => {
   let db: Awaited<ReturnType<typeof startDynamoForTest>>;
