@@ -15,36 +15,74 @@ const post = async (sandbox: Sandbox, body: ReturnType<typeof jobPayload>) => {
   if (response.status !== 202) throw new Error(`webhook answered ${response.status}`);
 };
 
-/** Queued webhook answered → StartBuild received by the twin, sequential; boot and job time excluded. */
+/**
+ * Queued webhook → the provider call at the twin (StartBuild / StartInstances), sequential; the
+ * simulated boot and job are excluded. Also the webhook's own answer time, as the ratio's base.
+ */
 export const benchDispatchLatency = async (jobs = 200) => {
   const sandbox = await startTestSandbox((config) => {
     config.sandbox.durations.jobMs = 1_000;
+    // Enough stopped instances that every ec2-wake job finds one (each cycles in about 0.3 s here).
+    config.sandbox.instances = [
+      { pool: 'linux', az: 'eu-west-1a', instanceType: 'm7i.large', count: 20 },
+      { pool: 'linux', az: 'eu-west-1b', instanceType: 'm6i.large', count: 20 },
+    ];
+    config.pools.find((p) => p.name === 'linux')!.maxConcurrent = 40;
   });
-  try {
+  /** `watch(jobId)` runs just before the job is sent; the probe it returns finds the job's provider call. */
+  const measure = async (
+    provider: string,
+    labelsFor: (jobId: number) => string[],
+    watch: (jobId: number) => () => number | undefined,
+  ) => {
     const samples: number[] = [];
     const answered: number[] = [];
     for (let i = 0; i < jobs + 20; i++) {
       const jobId = newJobId();
-      // AWS's own label scheme: straight to the project, so pool capacity never waits.
-      const label = `codebuild-ghes-runners-${jobId * 10}-1`;
+      const calledAt = watch(jobId);
       const sent = Date.now();
-      await post(sandbox, jobPayload({ jobId, labels: [label] }));
+      await post(sandbox, jobPayload({ jobId, labels: labelsFor(jobId) }));
       if (i >= 20) answered.push(Date.now() - sent);
       for (;;) {
-        const build = sandbox.twin.codebuild
-          .list()
-          .find((b) => b.environmentVariables.GHES_CP_JOB === `${jobId}#1`);
-        if (build) {
-          if (i >= 20) samples.push(build.startTime.getTime() - sent);
+        const at = calledAt();
+        if (at !== undefined) {
+          if (i >= 20) samples.push(at - sent);
           break;
         }
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
+    return (
+      `  ${provider.padEnd(26)} p50 ${fmt(median(samples))}  p99 ${fmt(percentile(samples, 99))}` +
+      `  (${(median(samples) / median(answered)).toFixed(2)}× the webhook's own answer, p50 ${fmt(median(answered))})`
+    );
+  };
+  const startInstances = () =>
+    sandbox.twin.endpoint.calls.filter((c) => c.target === 'ec2:StartInstances' && !c.error);
+  try {
+    // AWS's own label scheme: straight to the project, so pool capacity never waits.
+    const codebuild = await measure(
+      'codebuild → StartBuild',
+      (jobId) => [`codebuild-ghes-runners-${jobId * 10}-1`],
+      (jobId) => () =>
+        sandbox.twin.codebuild
+          .list()
+          .find((b) => b.environmentVariables.GHES_CP_JOB === `${jobId}#1`)
+          ?.startTime.getTime(),
+    );
+    const ec2 = await measure(
+      'ec2-wake → StartInstances',
+      () => ['self-hosted', 'linux', 'x64'],
+      () => {
+        // Sequential: the first successful StartInstances after this job is sent is its own.
+        const before = startInstances().length;
+        return () => startInstances()[before]?.at;
+      },
+    );
     return [
-      `Queued webhook → StartBuild at the twin, sequential, ${jobs} jobs (includes intake, bus, queue, GitHub check, JIT config)`,
-      `  p50 ${fmt(median(samples))}  p99 ${fmt(percentile(samples, 99))}` +
-        `  (${(median(samples) / median(answered)).toFixed(2)}× the webhook's own answer, p50 ${fmt(median(answered))})`,
+      `Queued webhook → provider call at the twin, sequential, ${jobs} jobs each (intake, bus, queue, GitHub check, JIT config, Parameter Store)`,
+      codebuild,
+      ec2,
     ];
   } finally {
     await sandbox.close();
