@@ -45,6 +45,11 @@ export const poolSchema = z.strictObject({
   fallback: z.optional(nonEmpty),
   /** Role to assume for this pool's resources (another account). */
   roleArn: z.optional(arn),
+  /**
+   * GHES runner group the pool's runners join, so only the repositories that group allows can use
+   * them (a production-deploy pool, say). @default github.runnerGroupId
+   */
+  runnerGroupId: z.optional(z.number().check(z.int(), z.positive())),
   /** Minutes a woken instance may sit idle before it is stopped. @default 10 */
   idleMinutes: z._default(z.number().check(z.positive()), 10),
   codebuild: z.optional(codebuildSettings),
@@ -63,6 +68,8 @@ export const deploymentConfigSchema = z.strictObject({
     caBundleSecretArn: z.optional(arn),
     /** Register runners on the organisation or on each repository. @default org */
     runnerScope: z._default(z.enum(['org', 'repo']), 'org'),
+    /** Runner group for pools that name none; 1 is GHES's "Default" group. @default 1 */
+    runnerGroupId: z._default(z.number().check(z.int(), z.positive()), 1),
   }),
   pools: z._default(z.array(poolSchema), []),
 });

@@ -66,6 +66,7 @@ export const createDispatcherFromEnv = async (
       runnerScope: config.github.runnerScope,
     }),
     providers,
+    defaultRunnerGroupId: config.github.runnerGroupId,
     leases,
     records: createDynamoDispatchRecords(dynamo, env.jobsTable),
     dispatchLeaseSeconds: env.dispatchLeaseSeconds,

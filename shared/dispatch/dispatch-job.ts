@@ -30,6 +30,8 @@ export interface DispatcherDeps {
   readonly leases: Leases;
   readonly records: DispatchRecords;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
+  /** The runner group of pools that name none (config `github.runnerGroupId`). @default 1 */
+  readonly defaultRunnerGroupId?: number;
   /** Longer than the dispatcher's timeout, so a live dispatcher never loses its job. */
   readonly dispatchLeaseSeconds?: number;
   readonly now?: () => Date;
@@ -62,6 +64,7 @@ const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
 export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
   const now = deps.now ?? (() => new Date());
   const leaseSeconds = deps.dispatchLeaseSeconds ?? 120;
+  const defaultRunnerGroupId = deps.defaultRunnerGroupId ?? 1;
 
   /** The pool, then its fallbacks in order (config validation guarantees no loops). */
   const chainOf = (pool: PoolConfig): PoolConfig[] => {
@@ -98,34 +101,43 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     }
     // Unique per attempt: a retried dispatch must not collide with the registration of the last one.
     const runnerName = `ghes-cp-${job.jobId}-${job.runAttempt}-${randomBytes(3).toString('hex')}`;
-    let credentials: RunnerCredentials | undefined;
-    const credentialsFor = async () =>
-      (credentials ??= await deps.github.runnerCredentials({
+    /** One registration per runner group tried (pools in a fallback chain may use different groups). */
+    const registered = new Map<number, RunnerCredentials>();
+    const credentialsFor = async (runnerGroupId: number) => {
+      const known = registered.get(runnerGroupId);
+      if (known) return known;
+      const credentials = await deps.github.runnerCredentials({
         owner: job.owner,
         repository: job.repository,
         installationId: job.installationId,
-        runnerName,
+        // Runner names are unique in an organisation, whatever the group.
+        runnerName: registered.size === 0 ? runnerName : `${runnerName}-${registered.size}`,
         labels: job.labels,
-      }));
-    const request = async (idleMinutes = DEFAULT_IDLE_MINUTES) => ({
+        runnerGroupId,
+      });
+      registered.set(runnerGroupId, credentials);
+      return credentials;
+    };
+    const request = async (pool?: PoolConfig) => ({
       jobKey,
       jobId: job.jobId,
       runAttempt: job.runAttempt,
-      credentials: await credentialsFor(),
-      idleMinutes,
+      credentials: await credentialsFor(pool?.runnerGroupId ?? defaultRunnerGroupId),
+      idleMinutes: pool?.idleMinutes ?? DEFAULT_IDLE_MINUTES,
     });
 
     // A JIT config registers its runner at once; if no machine is started to use it, remove it
     // again rather than leave an offline runner behind in the organisation.
-    let launched = false;
+    let launchedWith: RunnerCredentials | undefined;
     try {
       if (route.kind === 'codebuild-project') {
-        const { resourceId } = await deps.providers().codebuild.launch(await request(), {
+        const launch = await request();
+        const { resourceId } = await deps.providers().codebuild.launch(launch, {
           project: route.project,
           ...(route.computeType ? { computeType: route.computeType } : {}),
           ...(route.image ? { image: route.image } : {}),
         });
-        launched = true;
+        launchedWith = launch.credentials;
         const pool = `codebuild:${route.project}`;
         await deps.records.dispatched(jobKey, owner, { pool, provider: 'codebuild', resourceId, at: now() });
         return { outcome: 'launched', pool, resourceId };
@@ -138,8 +150,12 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           continue;
         }
         let resourceId: string;
+        const launch = await request(pool).catch(async (error: unknown) => {
+          await deps.leases.releaseSlot(pool.name, jobKey);
+          throw error;
+        });
         try {
-          ({ resourceId } = await launchOn(pool, await request(pool.idleMinutes)));
+          ({ resourceId } = await launchOn(pool, launch));
         } catch (error) {
           await deps.leases.releaseSlot(pool.name, jobKey);
           if (!(error instanceof NoCapacityError)) throw error;
@@ -152,7 +168,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         }
         // From here a runner is starting: its slot stays taken even if recording it fails (the
         // job's completion frees it), or the pool would run over maxConcurrent.
-        launched = true;
+        launchedWith = launch.credentials;
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,
@@ -165,8 +181,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       await deps.records.notLaunched(jobKey, owner, 'queued', reason);
       return { outcome: 'no-capacity', reason };
     } finally {
-      if (!launched && credentials) {
-        const unused = credentials;
+      for (const unused of [...registered.values()].filter((c) => c !== launchedWith)) {
         await deps.github
           .removeRunner(
             { owner: job.owner, repository: job.repository, installationId: job.installationId },

@@ -22,6 +22,8 @@ export type RunnerCredentials =
       readonly url: string;
       readonly token: string;
       readonly labels: readonly string[];
+      /** The group's name, for `config.sh --runnergroup` (which takes a name, not an id). */
+      readonly runnerGroup?: string;
     };
 
 export interface RunnerRequest {
@@ -30,6 +32,8 @@ export interface RunnerRequest {
   readonly installationId: number | null;
   readonly runnerName: string;
   readonly labels: readonly string[];
+  /** Organisation runner group (ignored for repository runners, which have none). @default 1 */
+  readonly runnerGroupId?: number;
 }
 
 export interface GithubApi {
@@ -124,7 +128,7 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
       }
     },
 
-    async runnerCredentials({ owner, repository, installationId, runnerName, labels }) {
+    async runnerCredentials({ owner, repository, installationId, runnerName, labels, runnerGroupId = 1 }) {
       const api = await installationRequest(owner, repository, installationId);
       const [repoOwner, repo] = repository.split('/') as [string, string];
       const byRepo = options.runnerScope === 'repo';
@@ -132,7 +136,7 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
       try {
         const { data } = await api(`POST ${scope}/actions/runners/generate-jitconfig`, {
           name: runnerName,
-          runner_group_id: 1,
+          runner_group_id: byRepo ? 1 : runnerGroupId,
           labels: [...labels],
           work_folder: '_work',
         });
@@ -148,12 +152,23 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
         if ((error as { status?: number }).status !== 404) throw error;
       }
       const { data } = await api(`POST ${scope}/actions/runners/registration-token`);
+      // config.sh names the group; look the name up unless it is the default group.
+      const group =
+        !byRepo && runnerGroupId !== 1
+          ? (
+              (await api('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', {
+                org: owner,
+                runner_group_id: runnerGroupId,
+              })) as { data: { name: string } }
+            ).data.name
+          : undefined;
       return {
         kind: 'registration',
         runnerName,
         url: byRepo ? `${webUrl}/${repository}` : `${webUrl}/${owner}`,
         token: (data as { token: string }).token,
         labels,
+        ...(group ? { runnerGroup: group } : {}),
       };
     },
 

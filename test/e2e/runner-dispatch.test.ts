@@ -66,6 +66,20 @@ describe('runner dispatch', () => {
     expect(sandbox.twin.ssm.names().filter((n) => n.includes(String(jobId)))).toEqual([]);
   });
 
+  it("registers production-deploy runners in the pool's runner group", async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, {
+      jobId,
+      labels: ['self-hosted', 'linux', 'deploy'],
+      workflowName: 'action-app-prd-deploy',
+      branch: 'release/2026.11',
+    });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'prd-deploy', provider: 'codebuild', conclusion: 'success' });
+    const runner = sandbox.twin.github.runners().find((r) => r.jobId === jobId);
+    expect(runner).toMatchObject({ groupId: 2, resourceId: job.resourceId });
+  });
+
   it('wakes a stopped instance of the ec2-wake pool, which runs the job and stops again', async () => {
     const jobId = newJobId();
     await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux'] });

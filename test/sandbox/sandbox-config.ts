@@ -20,6 +20,8 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
     }),
     /** GHES version the loopback API pretends to be (< 3.10 has no JIT runner endpoint). @default 3.14 */
     ghesVersion: z._default(z.string().check(z.regex(/^\d+\.\d+$/)), '3.14'),
+    /** Organisation runner groups on the loopback GHES beyond Default (1): id → name. */
+    runnerGroups: z._default(z.record(z.string().check(z.regex(/^\d+$/)), z.string()), {}),
     /** CodeBuild projects the twin knows; StartBuild on any other fails as AWS does. */
     codebuildProjects: z._default(z.array(z.string().check(z.minLength(1))), []),
     /** Stopped runner instances, tagged `ghes-cp:pool=<pool>`. */

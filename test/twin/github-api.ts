@@ -19,6 +19,8 @@ export interface GithubTwinOptions {
   /** Simulated time from launch until the runner is online (default 8 s) and job duration (30 s). */
   readonly bootMs?: number;
   readonly jobMs?: number;
+  /** Runner groups beyond Default (id 1), by id. */
+  readonly runnerGroups?: Readonly<Record<number, string>>;
 }
 
 export type JobStatus = 'queued' | 'waiting' | 'in_progress' | 'completed';
@@ -53,6 +55,8 @@ export interface RunnerView {
   readonly jobId: number | null;
   readonly resourceId: string | null;
   readonly failure: string | null;
+  /** Organisation runner group; null for repository runners. */
+  readonly groupId: number | null;
 }
 
 export interface RunnerLaunch {
@@ -62,6 +66,8 @@ export interface RunnerLaunch {
   labels?: string[];
   /** With a registration token: the org, or `owner/repo`, of the URL the runner registers at. */
   owner?: string;
+  /** With a registration token: `config.sh --runnergroup`. */
+  runnerGroup?: string;
   resourceId: string;
   /** Simulated time an online runner waits for a job before it exits (the boot scripts' watchdog). */
   idleMs?: number;
@@ -88,6 +94,7 @@ type Job = { id: number; owner: string; repository: string; labels: string[]; in
 type StoredJob = Job & { createdMs: number; seq: number; payload: Json & { workflow_job: Json }; live: Live };
 type Runner = { -readonly [K in keyof RunnerView]: RunnerView[K] } & {
   stop?: () => void;
+  groupName?: string;
   idleMs?: number;
   cancelIdle?: () => void;
   outbox: Promise<void>;
@@ -115,6 +122,11 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
   const privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
   const [major = 0, minor = 0] = ghesVersion.split('.').map(Number);
   const hasJit = major > 3 || (major === 3 && minor >= 10);
+  /** Runner groups of every organisation: GHES's Default (1) and those the options add. */
+  const groups = new Map<number, string>([
+    [1, 'Default'],
+    ...Object.entries(options.runnerGroups ?? {}).map(([id, name]) => [Number(id), name] as [number, string]),
+  ]);
 
   const jobs = new Map<number, StoredJob>();
   const runners: Runner[] = [];
@@ -154,6 +166,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
       jobId: null,
       resourceId: null,
       failure: null,
+      groupId: null,
       ...fields,
       outbox: Promise.resolve(),
     };
@@ -266,6 +279,12 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
         return fail(runner, 'registration token of another owner');
       runner.repo = grant.repo && lower(grant.repo);
       if (nameTaken(runner, runner.name)) return fail(runner, `a runner named ${runner.name} already exists`);
+      if (!runner.repo) {
+        // config.sh --runnergroup takes a name; without one the runner joins Default.
+        const groupId = [...groups].find(([, name]) => name === (runner.groupName ?? 'Default'))?.[0];
+        if (groupId === undefined) return fail(runner, `no runner group named ${runner.groupName}`);
+        runner.groupId = groupId;
+      }
       runner.id = nextRunnerId++;
     }
     runner.state = 'idle';
@@ -300,6 +319,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
         labels: launch.labels ?? [],
         state: 'offline',
       });
+      if (launch.runnerGroup) runner.groupName = launch.runnerGroup;
     }
     Object.assign(runner, { state: 'booting', resourceId });
     if (launch.idleMs !== undefined) runner.idleMs = launch.idleMs;
@@ -427,6 +447,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     if (nameTaken(scope, name))
       return error(409, `Already exists - A runner with the name ${name} already exists.`);
     const { owner, repo } = scope;
+    if (!repo && !groups.has(group)) return error(404, 'Not Found'); // no such runner group
     const runner = addRunner({
       id: nextRunnerId++,
       name,
@@ -434,9 +455,14 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
       repo: repo && lower(repo),
       labels,
       state: 'offline',
+      groupId: repo ? null : group,
     });
     const config = JSON.stringify({ runnerId: runner.id, name, labels, owner, ...(repo ? { repo } : {}) });
     return [201, { runner: restRunner(runner), encoded_jit_config: Buffer.from(config).toString('base64') }];
+  });
+  route('GET /orgs/{org}/actions/runner-groups/{id}', 'token', ({ id }) => {
+    const name = groups.get(Number(id));
+    return name ? [200, { id: Number(id), name, visibility: 'selected', default: id === '1' }] : NOT_FOUND;
   });
   route('POST {scope}/actions/runners/registration-token', 'token', (_p, scope) => {
     const token = randomBytes(15).toString('hex').toUpperCase().slice(0, 29);
@@ -540,7 +566,9 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
         };
       }),
     runners: () =>
-      runners.map(({ stop: _s, outbox: _o, idleMs: _i, cancelIdle: _c, ...view }) => ({ ...view })),
+      runners.map(({ stop: _s, outbox: _o, idleMs: _i, cancelIdle: _c, groupName: _g, ...view }) => ({
+        ...view,
+      })),
     async close() {
       closed = true;
       for (const cancel of [...timers]) cancel();

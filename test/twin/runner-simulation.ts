@@ -35,6 +35,7 @@ export const simulateRunners = (options: {
       url?: string;
       labels?: string[];
       idleMinutes?: number;
+      runnerGroup?: string;
     };
     const idleMs = (credentials.idleMinutes ?? 10) * 60_000;
     resourceByRunner.set(credentials.runnerName, resourceId);
@@ -48,6 +49,7 @@ export const simulateRunners = (options: {
             owner: new URL(credentials.url!).pathname.split('/')[1]!,
             resourceId,
             idleMs,
+            ...(credentials.runnerGroup ? { runnerGroup: credentials.runnerGroup } : {}),
           },
     );
     return true;

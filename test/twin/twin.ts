@@ -115,6 +115,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     appId: config.github.appId,
     webhookSecret: config.sandbox.secrets.webhook,
     ghesVersion: config.sandbox.ghesVersion,
+    runnerGroups: Object.fromEntries(
+      Object.entries(config.sandbox.runnerGroups).map(([id, name]) => [Number(id), name]),
+    ),
     bootMs: durations.runnerBootMs,
     jobMs: durations.jobMs,
     deliverWebhook: async (headers, body) => {

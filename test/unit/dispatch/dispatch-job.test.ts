@@ -85,8 +85,10 @@ const setup = (options: {
     github: {
       jobStatus: async () => options.githubStatus ?? 'queued',
       async runnerCredentials(request) {
-        log.push(`credentials ${request.runnerName.replace(/-[0-9a-f]{6}$/, '')}`);
-        return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=', runnerId: 41 };
+        const group = request.runnerGroupId === 1 ? '' : ` group ${request.runnerGroupId}`;
+        log.push(`credentials ${request.runnerName.replace(/-[0-9a-f]{6}(-\d+)?$/, '$1')}${group}`);
+        const runnerId = 40 + (request.runnerGroupId ?? 1);
+        return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=', runnerId };
       },
       async removeRunner(_request, credentials) {
         log.push(`remove runner ${credentials.kind === 'jit' ? credentials.runnerId : '?'}`);
@@ -237,6 +239,37 @@ describe('dispatcher', () => {
     // The instance is waking with its runner: the slot stays taken until the job completes.
     expect(slots.get('linux')).toBe(1);
     expect(log).not.toContain('remove runner 41');
+  });
+
+  it("registers the runner in each pool's group, and removes the registration of the pool it did not use", async () => {
+    const pools = [
+      pool('prd', { runnerGroupId: 2, fallback: 'prd-cb' }),
+      pool('prd-cb', {
+        provider: 'codebuild',
+        codebuild: { project: 'prd' },
+        priority: -1,
+        runnerGroupId: 3,
+      }),
+    ];
+    const { dispatcher, log } = setup({
+      pools,
+      ec2: async () => {
+        throw new NoCapacityError('no stopped instance could start');
+      },
+    });
+    expect(await dispatcher.dispatch(job())).toMatchObject({ outcome: 'launched', pool: 'prd-cb' });
+    expect(log).toEqual([
+      'slot prd 11#1',
+      'credentials ghes-cp-11-1 group 2',
+      'wake prd',
+      'free prd',
+      'slot prd-cb 11#1',
+      // A second name: runner names are unique across an organisation's groups.
+      'credentials ghes-cp-11-1-1 group 3',
+      'StartBuild prd',
+      'dispatched prd-cb prd:b1',
+      'remove runner 42',
+    ]);
   });
 
   it('removes the unused runner registration when no pool in the chain could start anything', async () => {

@@ -30,6 +30,7 @@ const start = async (ghesVersion?: string) => {
     appId: APP_ID,
     webhookSecret: 'twin-webhook-secret',
     deliverWebhook: async () => 202,
+    runnerGroups: { 2: 'production-deploy' },
     ...(ghesVersion ? { ghesVersion } : {}),
   });
   cleanups.push(
@@ -186,6 +187,48 @@ describe('runner credentials on GHES 3.10+ (JIT)', () => {
     await expect(second).rejects.toMatchObject({ status: 409 });
     expect(callsTo('POST', /registration-token$/)).toEqual([]);
     expect(twin.runners()).toHaveLength(1);
+  });
+});
+
+describe('runner groups', () => {
+  const request = (id: number, runnerGroupId?: number) => ({
+    owner: 'acme',
+    repository: 'acme/app',
+    installationId: INSTALLATION,
+    runnerName: `ghes-cp-${id}-1-0a0b0c`,
+    labels: ['self-hosted', 'linux'],
+    ...(runnerGroupId ? { runnerGroupId } : {}),
+  });
+
+  it('registers a JIT runner in the requested group, and in Default when none is asked for', async () => {
+    const { twin, app } = await start();
+    twin.observeWebhook('workflow_job', jobDelivery({ id: 701 }));
+    await app().runnerCredentials(request(701, 2));
+    await app().runnerCredentials(request(702));
+    expect(twin.runners().map((r) => [r.name, r.groupId])).toEqual([
+      ['ghes-cp-701-1-0a0b0c', 2],
+      ['ghes-cp-702-1-0a0b0c', 1],
+    ]);
+    // A group GHES does not have is an error, not a runner in some other group.
+    await expect(app().runnerCredentials(request(703, 9))).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('on GHES 3.9 names the group for config.sh, and the runner joins it', async () => {
+    const { twin, app } = await start('3.9');
+    twin.observeWebhook('workflow_job', jobDelivery({ id: 704 }));
+    const credentials = await app().runnerCredentials(request(704, 2));
+    expect(credentials).toMatchObject({ kind: 'registration', runnerGroup: 'production-deploy' });
+    if (credentials.kind !== 'registration') throw new Error('expected a registration token');
+    twin.startRunner({
+      registrationToken: credentials.token,
+      runnerName: credentials.runnerName,
+      labels: [...credentials.labels],
+      owner: 'acme',
+      runnerGroup: credentials.runnerGroup!,
+      resourceId: 'i-0704',
+    });
+    await waitFor('the runner to register', () => twin.runners()[0]?.id !== null);
+    expect(twin.runners()[0]).toMatchObject({ groupId: 2 });
   });
 });
 
