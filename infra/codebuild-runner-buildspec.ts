@@ -22,6 +22,7 @@ phases:
             ACTIONS_RUNNER_INPUT_TOKEN="$(jq -r .token <<<"$RUNNER_CREDENTIALS")" \\
             ACTIONS_RUNNER_INPUT_NAME="$(jq -r .runnerName <<<"$RUNNER_CREDENTIALS")" \\
             ACTIONS_RUNNER_INPUT_LABELS="$(jq -r '.labels | join(",")' <<<"$RUNNER_CREDENTIALS")" \\
+            ACTIONS_RUNNER_INPUT_RUNNERGROUP="$(jq -r '.runnerGroup // empty' <<<"$RUNNER_CREDENTIALS")" \\
               ./config.sh --unattended --ephemeral --disableupdate
             ./run.sh
           fi

@@ -14,6 +14,8 @@ export interface BootRun {
   /** ACTIONS_RUNNER_INPUT_* the runner saw, and its command-line arguments. */
   readonly runnerEnv: Record<string, string>;
   readonly runnerArgs: string;
+  /** ACTIONS_RUNNER_INPUT_* config.sh saw (registration-token path). */
+  readonly configEnv: Record<string, string>;
   readonly exitCode: number | null;
   readonly parameterLeft: boolean;
 }
@@ -23,6 +25,15 @@ const stub = (dir: string, name: string, body: string) => {
   writeFileSync(path, `#!/bin/bash\n${body}\n`);
   chmodSync(path, 0o755);
 };
+
+const envOf = (text: string) =>
+  Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
 
 export const runBootScript = async (
   script: string,
@@ -73,7 +84,11 @@ if [ "${options.runner}" = runs-a-job ]; then mkdir -p _diag; touch _diag/Worker
 trap 'echo "run.sh interrupted" >> ${logFile}; exit 0' INT
 while :; do /usr/bin/sleep 0.02; done`,
   );
-  stub(home, 'config.sh', `echo "config.sh $*" >> ${logFile}`);
+  stub(
+    home,
+    'config.sh',
+    `echo "config.sh $*" >> ${logFile}\nenv | grep '^ACTIONS_RUNNER_INPUT_' | sort > ${root}/config.env`,
+  );
 
   const exitCode = await new Promise<number | null>((resolve, reject) => {
     const child = spawn('bash', ['-c', script], {
@@ -95,14 +110,9 @@ while :; do /usr/bin/sleep 0.02; done`,
   const read = (name: string) => (existsSync(join(root, name)) ? readFileSync(join(root, name), 'utf8') : '');
   return {
     log: read('log').trim().split('\n').filter(Boolean),
-    runnerEnv: Object.fromEntries(
-      read('runner.env')
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    ),
+    runnerEnv: envOf(read('runner.env')),
     runnerArgs: read('runner.args').trim(),
+    configEnv: envOf(read('config.env')),
     exitCode,
     parameterLeft: existsSync(parameterFile),
   };

@@ -90,11 +90,19 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
       url: 'https://ghes.example.com/acme',
       token: 'SECRET-TOKEN',
       labels: ['self-hosted', 'linux'],
+      runnerGroup: 'production-deploy',
       idleMinutes: 10,
     });
     const run = await runBootScript(bootScript, { parameter, runner: 'runs-a-job' });
     expect(run.log).toContain('config.sh --unattended --ephemeral --disableupdate');
     expect(run.log.join('\n')).not.toContain('SECRET-TOKEN');
+    expect(run.configEnv).toEqual({
+      ACTIONS_RUNNER_INPUT_LABELS: 'self-hosted,linux',
+      ACTIONS_RUNNER_INPUT_NAME: 'ghes-cp-7-1-abc',
+      ACTIONS_RUNNER_INPUT_RUNNERGROUP: 'production-deploy',
+      ACTIONS_RUNNER_INPUT_TOKEN: 'SECRET-TOKEN',
+      ACTIONS_RUNNER_INPUT_URL: 'https://ghes.example.com/acme',
+    });
     expect(run.log.at(-1)).toBe('shutdown -h now');
   });
 
