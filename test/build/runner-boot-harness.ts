@@ -1,5 +1,13 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,6 +26,7 @@ export interface BootRun {
   readonly configEnv: Record<string, string>;
   readonly exitCode: number | null;
   readonly parameterLeft: boolean;
+  readonly staleRegistration: boolean;
 }
 
 const stub = (dir: string, name: string, body: string) => {
@@ -42,6 +51,8 @@ export const runBootScript = async (
     parameter?: string;
     runner: 'runs-a-job' | 'idles';
     env?: Record<string, string>;
+    /** The disk as an earlier boot left it: a Worker log of its job and a local registration. */
+    earlierBoot?: boolean;
   },
 ): Promise<BootRun> => {
   const root = mkdtempSync(join(tmpdir(), 'boot-'));
@@ -84,6 +95,14 @@ if [ "${options.runner}" = runs-a-job ]; then mkdir -p _diag; touch _diag/Worker
 trap 'echo "run.sh interrupted" >> ${logFile}; exit 0' INT
 while :; do /usr/bin/sleep 0.02; done`,
   );
+  if (options.earlierBoot) {
+    const oldLog = join(home, '_diag', 'Worker_20261101-000000-utc.log');
+    mkdirSync(join(home, '_diag'));
+    writeFileSync(oldLog, 'a job of an earlier boot');
+    const yesterday = new Date(Date.now() - 86_400_000);
+    utimesSync(oldLog, yesterday, yesterday);
+    writeFileSync(join(home, '.runner'), '{}');
+  }
   stub(
     home,
     'config.sh',
@@ -115,5 +134,6 @@ while :; do /usr/bin/sleep 0.02; done`,
     configEnv: envOf(read('config.env')),
     exitCode,
     parameterLeft: existsSync(parameterFile),
+    staleRegistration: existsSync(join(home, '.runner')),
   };
 };

@@ -83,6 +83,13 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
     expect(run.log.at(-1)).toBe('shutdown -h now');
   });
 
+  it("on a later wake, is not fooled by the last boot's Worker log, and drops its stale registration", async () => {
+    const run = await runBootScript(bootScript, { parameter: jit(1), runner: 'idles', earlierBoot: true });
+    expect(run.log).toEqual(expect.arrayContaining(['pkill -INT -f Runner.Listener', 'run.sh interrupted']));
+    expect(run.staleRegistration).toBe(false);
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
   it('registers with a token through the environment on GHES < 3.10', async () => {
     const parameter = JSON.stringify({
       kind: 'registration',
