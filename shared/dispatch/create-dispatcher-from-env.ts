@@ -15,7 +15,7 @@ import { createDynamoLeases } from './leases.ts';
 
 /** Wires the dispatcher from the Lambda's environment; called once per container. */
 export const createDispatcherFromEnv = async (
-  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>,
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
 ): Promise<Dispatcher> => {
   const env = readDispatcherEnv();
   const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');

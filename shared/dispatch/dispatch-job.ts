@@ -29,7 +29,7 @@ export interface DispatcherDeps {
   readonly providers: (roleArn?: string) => RunnerProviders;
   readonly leases: Leases;
   readonly records: DispatchRecords;
-  readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
+  readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** The runner group of pools that name none (config `github.runnerGroupId`). @default 1 */
   readonly defaultRunnerGroupId?: number;
   /** Longer than the dispatcher's timeout, so a live dispatcher never loses its job. */
@@ -55,6 +55,12 @@ export class JobLeasedError extends Error {
 
 /** For jobs routed by AWS's CodeBuild label scheme, which have no pool to say. */
 const DEFAULT_IDLE_MINUTES = 10;
+
+/**
+ * Keys on each line, not `appendKeys`: one container dispatches a batch's records at once, and
+ * keys appended to the shared logger would name whichever job came last.
+ */
+const logKeys = (job: WorkflowJobDetail) => ({ jobId: job.jobId, runAttempt: job.runAttempt });
 
 const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
   tagKey: pool.ec2?.tagKey ?? 'ghes-cp:pool',
@@ -161,6 +167,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           if (!(error instanceof NoCapacityError)) throw error;
           reasons.push(`${pool.name}: ${error.message}`);
           deps.logger.warn('no capacity in pool, trying its fallback', {
+            ...logKeys(job),
             pool: pool.name,
             reason: error.message,
           });
@@ -189,6 +196,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           )
           .catch((error: unknown) =>
             deps.logger.warn('could not remove the unused runner registration', {
+              ...logKeys(job),
               runnerName: unused.runnerName,
               error: error as Error,
             }),
@@ -200,7 +208,6 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
   return {
     async dispatch(job) {
       const jobKey = keyOf(job.jobId, job.runAttempt);
-      deps.logger.appendKeys({ jobId: job.jobId, runAttempt: job.runAttempt });
       const owner = randomUUID();
       const claim = await deps.records.claim(jobKey, owner, now(), leaseSeconds);
       if (!claim.claimed) {
@@ -214,7 +221,9 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         // Give the job back so the redelivered message can try again at once.
         await deps.records
           .notLaunched(jobKey, owner, null, `dispatch failed: ${(error as Error).name}`)
-          .catch(() => deps.logger.warn('could not give the job lease back; it runs out by itself'));
+          .catch(() =>
+            deps.logger.warn('could not give the job lease back; it runs out by itself', logKeys(job)),
+          );
         throw error;
       }
     },

@@ -32,7 +32,12 @@ export const handleDispatchBatch = async (
       try {
         if (type === 'workflow_job.queued') {
           const result = await dispatcher.dispatch(job);
-          logger.info('dispatch finished', { messageId: record.messageId, jobId: job.jobId, ...result });
+          logger.info('dispatch finished', {
+            messageId: record.messageId,
+            jobId: job.jobId,
+            runAttempt: job.runAttempt,
+            ...result,
+          });
         } else if (type === 'workflow_job.completed') {
           await dispatcher.release(job);
         } else {
@@ -43,6 +48,7 @@ export const handleDispatchBatch = async (
         logger.error('dispatch failed; the record will be retried', {
           messageId: record.messageId,
           jobId: job.jobId,
+          runAttempt: job.runAttempt,
           error: error as Error,
         });
         return { itemIdentifier: record.messageId };

@@ -35,6 +35,7 @@ const setup = (options: {
   recordFails?: boolean;
 }) => {
   const log: string[] = [];
+  const warnings: Record<string, unknown>[] = [];
   const slots = new Map<string, number>();
   const slotOfJob = new Map<string, string>();
   const leases: Leases = {
@@ -109,9 +110,13 @@ const setup = (options: {
     },
     leases,
     records,
-    logger: { info() {}, warn() {}, error() {}, appendKeys() {} },
+    logger: {
+      info() {},
+      warn: (message: string, keys: Record<string, unknown>) => void warnings.push({ message, ...keys }),
+      error() {},
+    },
   });
-  return { dispatcher, log, slots };
+  return { dispatcher, log, slots, warnings };
 };
 
 describe('dispatcher', () => {
@@ -202,6 +207,21 @@ describe('dispatcher', () => {
     });
     await fellBack.dispatcher.dispatch(job());
     expect(fellBack.log).toEqual(expect.arrayContaining(['wake arm as 444455556666', 'StartBuild runners']));
+  });
+
+  it('names its own job in every warning while a batch dispatches several jobs at once', async () => {
+    const { dispatcher, warnings } = setup({
+      pools: [pool('linux')],
+      ec2: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5)); // let the other dispatch start
+        throw new NoCapacityError('no stopped instance could start');
+      },
+    });
+    await Promise.all([dispatcher.dispatch(job({ jobId: 21 })), dispatcher.dispatch(job({ jobId: 22 }))]);
+    expect(warnings.map((w) => [w.message, w.jobId]).sort()).toEqual([
+      ['no capacity in pool, trying its fallback', 21],
+      ['no capacity in pool, trying its fallback', 22],
+    ]);
   });
 
   it('leaves the job queued with the reason when every pool in the chain is full', async () => {
