@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AwsClient } from 'aws4fetch';
 
 /**
@@ -90,7 +91,13 @@ export const createJsonClient = (spec: JsonServiceSpec, connection: AwsConnectio
   };
 
   return async <T>(operation: string, input: object): Promise<T> => {
-    const body = JSON.stringify(input);
+    // A transaction that committed but whose answer was lost would fail its own conditions when
+    // retried; with a token DynamoDB answers the retry as the success it was (as SDK v3 does).
+    const body = JSON.stringify(
+      operation === 'TransactWriteItems' && !('ClientRequestToken' in input)
+        ? { ...input, ClientRequestToken: randomUUID() }
+        : input,
+    );
     for (let attempt = 1; ; attempt++) {
       try {
         return await once<T>(operation, body);

@@ -240,6 +240,22 @@ describe('POST /github/webhook', () => {
     expect(await jobRow(jobId)).toBeUndefined();
   });
 
+  it('records and publishes the job when the claim committed but its answer was lost', async () => {
+    const jobId = ++nextJobId;
+    const published = sandbox.twin.events.archive.length;
+    // DynamoDB wrote the claim, then the connection dropped: the intake retries the transaction.
+    sandbox.twin.faults.arm({
+      target: 'dynamodb:TransactWriteItems',
+      error: 'InternalServerError',
+      count: 1,
+      afterEffect: true,
+    });
+    const response = await postDelivery(sandbox.url, await queuedDelivery(jobId));
+    expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId } });
+    expect(await jobRow(jobId)).toMatchObject({ id: jobId });
+    expect(sandbox.twin.events.archive.length).toBe(published + 1);
+  });
+
   it('accepts the previous secret during a rotation', async () => {
     const rotating = await startSandbox({ config: loadSandboxConfig(undefined, {}) });
     try {

@@ -148,12 +148,16 @@ export const startTwinAwsEndpoint = async (
       return;
     }
     const injected = faults.take(target);
-    if (injected) {
+    if (injected && !injected.afterEffect) {
       answerError(injected.code, injected.message, injected.httpStatus);
       return;
     }
     try {
       const output = await service.handle({ operation, input, rawBody, headers: req.headers, caller });
+      if (injected) {
+        answerError(injected.code, injected.message, injected.httpStatus); // done, but the answer is lost
+        return;
+      }
       calls.push({ target, caller, at: Date.now() });
       if (typeof output === 'string') {
         res.writeHead(200, { 'content-type': 'text/xml' });

@@ -81,6 +81,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const lock = new SharedExclusiveLock();
+  const committedTokens = new Map<string, { fingerprint: string; at: number }>();
 
   const call = async (
     operation: string,
@@ -139,6 +140,19 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
 
   const transactWrite = async (input: Record<string, unknown>) => {
     const items = (input.TransactItems ?? []) as TransactItem[];
+    // DynamoDB's idempotency: the same token with the same items within 10 minutes succeeds again
+    // without writing; with other items it is refused.
+    const token = typeof input.ClientRequestToken === 'string' ? input.ClientRequestToken : undefined;
+    const fingerprint = JSON.stringify(items);
+    const earlier = token ? committedTokens.get(token) : undefined;
+    if (earlier && Date.now() - earlier.at < 10 * 60_000) {
+      if (earlier.fingerprint !== fingerprint)
+        throw new TwinAwsError(
+          'IdempotentParameterMismatchException',
+          'the ClientRequestToken was used with a different transaction',
+        );
+      return {};
+    }
     if (items.length === 0 || items.length > 100) {
       throw new TwinAwsError('ValidationException', 'TransactItems must hold 1 to 100 items');
     }
@@ -164,6 +178,10 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
         'Transaction request cannot include multiple operations on one item',
       );
     }
+    const committed = (result: Record<string, unknown>) => {
+      if (token) committedTokens.set(token, { fingerprint, at: Date.now() });
+      return result;
+    };
     return lock.exclusive(async () => {
       const applied: { tableName: string; key: object; before: unknown }[] = [];
       for (const [index, step] of steps.entries()) {
@@ -203,7 +221,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
           { CancellationReasons: reasons },
         );
       }
-      return {};
+      return committed({});
     });
   };
 
@@ -237,6 +255,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
         ...commonErrors,
         TransactionCanceledException: 400,
         TransactionConflictException: 400,
+        IdempotentParameterMismatchException: 400,
       },
     },
     handle: (request) =>

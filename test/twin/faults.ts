@@ -17,6 +17,11 @@ export interface FaultSpec {
   readonly ratePerSecond?: number;
   /** Let this many matching calls succeed before the fault starts (to fail a later step). */
   readonly after?: number;
+  /**
+   * The call takes effect and only its answer is the error: a commit whose response was lost
+   * (a connection reset, a 500 after the write). Retries then meet their own earlier write.
+   */
+  readonly afterEffect?: boolean;
 }
 
 export interface ArmedFault extends FaultSpec {
@@ -30,6 +35,7 @@ export interface InjectedError {
   readonly code: string;
   readonly message: string;
   readonly httpStatus: number;
+  readonly afterEffect: boolean;
 }
 
 export class FaultSpecError extends Error {
@@ -67,7 +73,10 @@ export class FaultInjector {
       );
     }
     const spec = body as Record<string, unknown>;
-    const known = ['target', 'error', 'message', 'count', 'probability', 'ratePerSecond', 'after'];
+    const known = [
+      ...['target', 'error', 'message', 'count', 'probability', 'ratePerSecond', 'after'],
+      'afterEffect',
+    ];
     const unknownKeys = Object.keys(spec).filter((key) => !known.includes(key));
     if (unknownKeys.length) throw new FaultSpecError(`unknown field(s): ${unknownKeys.join(', ')}`);
     const { target, error } = spec;
@@ -103,6 +112,8 @@ export class FaultInjector {
     }
     if (spec.message !== undefined && typeof spec.message !== 'string')
       throw new FaultSpecError('message: expected a string');
+    if (spec.afterEffect !== undefined && typeof spec.afterEffect !== 'boolean')
+      throw new FaultSpecError('afterEffect: expected true or false');
     const fault: ArmedFault = {
       id: this.#nextId++,
       target,
@@ -111,6 +122,7 @@ export class FaultInjector {
       [mode]: value,
       ...(mode === 'count' ? { remaining: value as number } : {}),
       ...(typeof spec.after === 'number' ? { after: spec.after, skipped: 0 } : {}),
+      ...(spec.afterEffect === true ? { afterEffect: true } : {}),
       injected: 0,
     };
     this.#faults.push(fault);
@@ -135,6 +147,7 @@ export class FaultInjector {
         code: fault.error,
         message: fault.message ?? `${fault.error} (injected by the sandbox)`,
         httpStatus: errors[fault.error] ?? 400,
+        afterEffect: fault.afterEffect === true,
       };
     }
     return undefined;
