@@ -57,6 +57,19 @@ const isRetryable = (error: unknown): boolean =>
     ? throttlingCodes.has(error.name) || error.httpStatus >= 500
     : error instanceof TypeError; // fetch's network failure
 
+/**
+ * A DynamoDB write refused by its condition: `ConditionalCheckFailedException` for one item, or a
+ * transaction cancelled because one of its conditions failed. (`TransactionConflict` alone is a
+ * race with another transaction, retryable, not a condition failure.)
+ */
+export const isConditionFailure = (error: unknown): boolean =>
+  error instanceof AwsServiceError &&
+  (error.name === 'ConditionalCheckFailedException' ||
+    (error.name === 'TransactionCanceledException' &&
+      ((error.body.CancellationReasons ?? []) as { Code?: string }[]).some(
+        (reason) => reason.Code === 'ConditionalCheckFailed',
+      )));
+
 const MAX_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

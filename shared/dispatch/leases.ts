@@ -1,4 +1,4 @@
-import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
+import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
 
 /**
  * Leases in one DynamoDB table: pool capacity slots and EC2 instance claims. Every claim is a
@@ -23,14 +23,6 @@ export interface Leases {
   instanceOf(jobKey: string): Promise<string | undefined>;
   slotsInUse(pool: string): Promise<number>;
 }
-
-const conditionFailed = (error: unknown) =>
-  error instanceof AwsServiceError &&
-  (error.name === 'ConditionalCheckFailedException' ||
-    (error.name === 'TransactionCanceledException' &&
-      ((error.body.CancellationReasons ?? []) as { Code?: string }[]).some(
-        (r) => r.Code === 'ConditionalCheckFailed',
-      )));
 
 export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases => {
   const key = (pk: string) => ({ pk: { S: pk } });
@@ -60,7 +52,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
           });
           return true;
         } catch (error) {
-          if (!conditionFailed(error)) throw error;
+          if (!isConditionFailure(error)) throw error;
         }
         // Either the pool is full, or this job already holds a slot (a retried dispatch).
         const held = await leases.slotOf(jobKey);
@@ -96,7 +88,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
           ],
         });
       } catch (error) {
-        if (!conditionFailed(error)) throw error; // already released
+        if (!isConditionFailure(error)) throw error; // already released
       }
     },
 
@@ -136,7 +128,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
         });
         return true;
       } catch (error) {
-        if (conditionFailed(error)) return false;
+        if (isConditionFailure(error)) return false;
         throw error;
       }
     },
@@ -157,7 +149,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
           ],
         });
       } catch (error) {
-        if (!conditionFailed(error)) throw error; // held by another job now, or already released
+        if (!isConditionFailure(error)) throw error; // held by another job now, or already released
       }
     },
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
+import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
 
 /**
  * Dedupe for webhook deliveries. The delivery id and the body hash are claimed together in one
@@ -106,11 +106,4 @@ export const createDynamoDeliveryClaims = (
       });
     },
   };
-};
-
-/** A transaction cancelled because a condition failed; `TransactionConflict` alone is a retryable error. */
-const isConditionFailure = (error: unknown): boolean => {
-  if (!(error instanceof AwsServiceError) || error.name !== 'TransactionCanceledException') return false;
-  const reasons = (error.body.CancellationReasons ?? []) as { Code?: string }[];
-  return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed');
 };

@@ -1,5 +1,5 @@
-import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
-import { toAttribute } from '../aws/dynamo-item.ts';
+import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
+import { toItem } from '../aws/dynamo-item.ts';
 import type { JobStatus } from './job-status.ts';
 
 /**
@@ -32,12 +32,6 @@ export interface DispatchRecords {
   ): Promise<void>;
 }
 
-const values = (record: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(record).map(([name, value]) => [name, toAttribute(value)]));
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof AwsServiceError && error.name === 'ConditionalCheckFailedException';
-
 export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string): DispatchRecords => {
   const key = (jobKey: string) => ({ pk: { S: jobKey } });
   // `pool` and `status` are DynamoDB reserved words; every ledger attribute we set goes through a name.
@@ -56,7 +50,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
             'attribute_exists(pk) AND #rank = :zero AND attribute_not_exists(resourceId) AND ' +
             '(attribute_not_exists(dispatchLeaseUntil) OR dispatchLeaseUntil < :now OR dispatchOwner = :owner)',
           ExpressionAttributeNames: { '#rank': 'statusRank' },
-          ExpressionAttributeValues: values({
+          ExpressionAttributeValues: toItem({
             ':owner': owner,
             ':until': nowSeconds + leaseSeconds,
             ':now': nowSeconds,
@@ -98,7 +92,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           UpdateExpression: `SET #status = :dispatched, #rank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
           ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
           ExpressionAttributeNames: { ...names, ...launchNames },
-          ExpressionAttributeValues: values({
+          ExpressionAttributeValues: toItem({
             ...launchValues,
             ':dispatched': 'dispatched',
             ':one': 1,
@@ -114,7 +108,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           UpdateExpression: `SET ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
           ConditionExpression: 'dispatchOwner = :owner',
           ExpressionAttributeNames: launchNames,
-          ExpressionAttributeValues: values(launchValues),
+          ExpressionAttributeValues: toItem(launchValues),
         });
       }
     },
@@ -130,7 +124,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
             ...(status ? names : { '#rank': 'statusRank' }),
             '#reason': 'reason',
           },
-          ExpressionAttributeValues: values({
+          ExpressionAttributeValues: toItem({
             ...(status ? { ':status': status } : {}),
             ':reason': reason.slice(0, 500),
             ':at': new Date().toISOString(),

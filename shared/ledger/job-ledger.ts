@@ -1,5 +1,5 @@
-import { AwsServiceError, type JsonCall } from '../aws/json-client.ts';
-import { toAttribute } from '../aws/dynamo-item.ts';
+import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
+import { toItem } from '../aws/dynamo-item.ts';
 import type { WorkflowJobEvent } from '../intake/workflow-job.ts';
 import { statusRank, type JobStatus } from './job-status.ts';
 
@@ -92,13 +92,11 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
           ...{ '#status': 'status', '#rank': 'statusRank', '#owner': 'owner' },
           ...(started ? { '#reason': 'reason' } : {}),
         },
-        ExpressionAttributeValues: Object.fromEntries(
-          Object.entries(values).map(([name, value]) => [name, toAttribute(value)]),
-        ),
+        ExpressionAttributeValues: toItem(values),
       });
       return { changed: true };
     } catch (error) {
-      if (error instanceof AwsServiceError && error.name === 'ConditionalCheckFailedException') {
+      if (isConditionFailure(error)) {
         return { changed: false };
       }
       throw error;
