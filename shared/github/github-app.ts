@@ -61,6 +61,22 @@ export interface GithubAppOptions {
   readonly runnerScope?: 'org' | 'repo';
 }
 
+const JIT_UNSUPPORTED = Object.assign(new Error('no JIT runner endpoint'), { status: 404 });
+
+/**
+ * GHES before 3.10 has no JIT endpoint and answers 404. A 404 from a newer GHES means something
+ * else (no such runner group or organisation) and must not turn into a registration token.
+ */
+const jitMissing = (error: unknown): boolean => {
+  if (error === JIT_UNSUPPORTED) return true;
+  const { status, response } = error as { status?: number; response?: { headers?: Record<string, string> } };
+  if (status !== 404) return false;
+  const version = response?.headers?.['x-github-enterprise-version'];
+  if (!version) return true; // no version said: take the 404 at its word
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major < 3 || (major === 3 && minor < 10);
+};
+
 export const createGithubApp = (options: GithubAppOptions): GithubApi => {
   // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
   const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
@@ -82,6 +98,8 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
   });
   const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
   const installations = new Map<string, number>();
+  const groupNames = new Map<number, string>();
+  let jitUnsupported = false;
   const webUrl = options.apiUrl.replace(/\/api\/v3\/?$/, '');
 
   /** Org/repo hooks carry no installation: find it by owner once per container. */
@@ -134,6 +152,7 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
       const byRepo = options.runnerScope === 'repo';
       const scope = byRepo ? `/repos/${repoOwner}/${repo}` : `/orgs/${owner}`;
       try {
+        if (jitUnsupported) throw JIT_UNSUPPORTED;
         const { data } = await api(`POST ${scope}/actions/runners/generate-jitconfig`, {
           name: runnerName,
           runner_group_id: byRepo ? 1 : runnerGroupId,
@@ -148,20 +167,20 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
           ...(typeof jit.runner?.id === 'number' ? { runnerId: jit.runner.id } : {}),
         };
       } catch (error) {
-        // GHES before 3.10 has no JIT endpoint: register with a short-lived registration token.
-        if ((error as { status?: number }).status !== 404) throw error;
+        if (!jitMissing(error)) throw error;
+        jitUnsupported = true; // remembered for the container: no JIT call per job from now on
       }
       const { data } = await api(`POST ${scope}/actions/runners/registration-token`);
-      // config.sh names the group; look the name up unless it is the default group.
-      const group =
-        !byRepo && runnerGroupId !== 1
-          ? (
-              (await api('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', {
-                org: owner,
-                runner_group_id: runnerGroupId,
-              })) as { data: { name: string } }
-            ).data.name
-          : undefined;
+      // config.sh names the group; look the name up (once) unless it is the default group.
+      let group = byRepo || runnerGroupId === 1 ? undefined : groupNames.get(runnerGroupId);
+      if (!byRepo && runnerGroupId !== 1 && group === undefined) {
+        const { data: found } = (await api('GET /orgs/{org}/actions/runner-groups/{runner_group_id}', {
+          org: owner,
+          runner_group_id: runnerGroupId,
+        })) as { data: { name: string } };
+        group = found.name;
+        groupNames.set(runnerGroupId, group);
+      }
       return {
         kind: 'registration',
         runnerName,

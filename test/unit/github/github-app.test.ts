@@ -201,7 +201,7 @@ describe('runner groups', () => {
   });
 
   it('registers a JIT runner in the requested group, and in Default when none is asked for', async () => {
-    const { twin, app } = await start();
+    const { twin, app, callsTo } = await start();
     twin.observeWebhook('workflow_job', jobDelivery({ id: 701 }));
     await app().runnerCredentials(request(701, 2));
     await app().runnerCredentials(request(702));
@@ -209,8 +209,20 @@ describe('runner groups', () => {
       ['ghes-cp-701-1-0a0b0c', 2],
       ['ghes-cp-702-1-0a0b0c', 1],
     ]);
-    // A group GHES does not have is an error, not a runner in some other group.
+    // A group GHES does not have is an error, not a runner in some other group, and no reason to
+    // fall back to a registration token either: this GHES has JIT.
     await expect(app().runnerCredentials(request(703, 9))).rejects.toMatchObject({ status: 404 });
+    expect(callsTo('POST', /registration-token$/)).toEqual([]);
+  });
+
+  it('on GHES 3.9 asks for JIT once per container and looks each group name up once', async () => {
+    const { twin, app, callsTo } = await start('3.9');
+    twin.observeWebhook('workflow_job', jobDelivery({ id: 705 }));
+    const github = app();
+    for (const id of [705, 706, 707]) await github.runnerCredentials(request(id, 2));
+    expect(callsTo('POST', /generate-jitconfig$/)).toHaveLength(1);
+    expect(callsTo('POST', /registration-token$/)).toHaveLength(3);
+    expect(callsTo('GET', /runner-groups\/2$/)).toHaveLength(1);
   });
 
   it('on GHES 3.9 names the group for config.sh, and the runner joins it', async () => {
