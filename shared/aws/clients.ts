@@ -11,13 +11,16 @@ import type { AwsConnection } from './json-client.ts';
  * seconds; the dispatcher does better trying the next instance (another AZ or type) at once.
  * Throttling and other transient errors keep the standard backoff.
  */
-const NOT_WORTH_RETRYING = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacityOnHost']);
+export const EC2_CAPACITY_SHORTAGES: ReadonlySet<string> = new Set([
+  'InsufficientInstanceCapacity',
+  'InsufficientCapacityOnHost',
+]);
 export const ec2RetryStrategy = (maxAttempts: number): RetryStrategyV2 => {
   const standard = new StandardRetryStrategy(maxAttempts);
   return {
     acquireInitialRetryToken: (scope) => standard.acquireInitialRetryToken(scope),
     refreshRetryTokenForRetry: (token, info) =>
-      NOT_WORTH_RETRYING.has((info.error as Error | undefined)?.name ?? '')
+      EC2_CAPACITY_SHORTAGES.has((info.error as Error | undefined)?.name ?? '')
         ? Promise.reject(info.error) // the SDK then throws the original error
         : standard.refreshRetryTokenForRetry(token as StandardRetryToken, info),
     // The tokens are the standard strategy's own, handed back to it.
@@ -53,8 +56,6 @@ export const createAwsClients = (connection: AwsConnection, roleArn?: string) =>
     codebuild: new CodeBuildClient(options),
   };
 };
-
-export type AwsClients = ReturnType<typeof createAwsClients>;
 
 /** `arn:<partition>:iam::<account>:role/<name>` → its partition and account. */
 export const accountOfRole = (roleArn: string) => {

@@ -56,13 +56,18 @@ export const createDispatcherFromEnv = async (
     }
     return found;
   };
+  // Both reads at once: they are the cold start's only network round trips.
+  const [privateKey, caBundle] = await Promise.all([
+    secret(config.github.privateKeySecretArn),
+    config.github.caBundleSecretArn ? secret(config.github.caBundleSecretArn) : undefined,
+  ]);
   return createDispatcher({
     router: createRouter(config.pools),
     github: createGithubApp({
       apiUrl: config.github.apiUrl,
       appId: config.github.appId,
-      privateKey: await secret(config.github.privateKeySecretArn),
-      ...(config.github.caBundleSecretArn ? { caBundle: await secret(config.github.caBundleSecretArn) } : {}),
+      privateKey,
+      ...(caBundle ? { caBundle } : {}),
       runnerScope: config.github.runnerScope,
     }),
     providers,

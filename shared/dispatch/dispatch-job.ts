@@ -97,12 +97,18 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     const githubStatus = await deps.github.jobStatus(job.repository, job.jobId, job.installationId);
     if (githubStatus !== 'queued') {
       const reason = `GitHub reports the job ${githubStatus}; no runner launched`;
-      await deps.records.notLaunched(jobKey, owner, githubStatus === 'missing' ? 'failed' : null, reason);
+      await deps.records.notLaunched(
+        jobKey,
+        owner,
+        githubStatus === 'missing' ? 'failed' : null,
+        reason,
+        now(),
+      );
       return { outcome: 'skipped', reason };
     }
     const route = deps.router.route(job);
     if (route.kind === 'unmatched') {
-      await deps.records.notLaunched(jobKey, owner, 'unmatched', route.reason);
+      await deps.records.notLaunched(jobKey, owner, 'unmatched', route.reason, now());
       return { outcome: 'unmatched', reason: route.reason };
     }
     // Unique per attempt: a retried dispatch must not collide with the registration of the last one.
@@ -126,8 +132,6 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     };
     const request = async (pool?: PoolConfig) => ({
       jobKey,
-      jobId: job.jobId,
-      runAttempt: job.runAttempt,
       credentials: await credentialsFor(pool?.runnerGroupId ?? defaultRunnerGroupId),
       idleMinutes: pool?.idleMinutes ?? DEFAULT_IDLE_MINUTES,
     });
@@ -185,7 +189,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         return { outcome: 'launched', pool: pool.name, resourceId };
       }
       const reason = `no capacity: ${reasons.join('; ')}`;
-      await deps.records.notLaunched(jobKey, owner, 'queued', reason);
+      await deps.records.notLaunched(jobKey, owner, 'queued', reason, now());
       return { outcome: 'no-capacity', reason };
     } finally {
       for (const unused of [...registered.values()].filter((c) => c !== launchedWith)) {
@@ -220,7 +224,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       } catch (error) {
         // Give the job back so the redelivered message can try again at once.
         await deps.records
-          .notLaunched(jobKey, owner, null, `dispatch failed: ${(error as Error).name}`)
+          .notLaunched(jobKey, owner, null, `dispatch failed: ${(error as Error).name}`, now())
           .catch(() =>
             deps.logger.warn('could not give the job lease back; it runs out by itself', logKeys(job)),
           );

@@ -29,6 +29,7 @@ export interface DispatchRecords {
     owner: string,
     status: Extract<JobStatus, 'queued' | 'unmatched' | 'failed'> | null,
     reason: string,
+    at: Date,
   ): Promise<void>;
 }
 
@@ -113,7 +114,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
       }
     },
 
-    async notLaunched(jobKey, owner, status, reason) {
+    async notLaunched(jobKey, owner, status, reason, at) {
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,
@@ -127,7 +128,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           ExpressionAttributeValues: toItem({
             ...(status ? { ':status': status } : {}),
             ':reason': reason.slice(0, 500),
-            ':at': new Date().toISOString(),
+            ':at': at.toISOString(),
             ':owner': owner,
             ':zero': 0,
           }),

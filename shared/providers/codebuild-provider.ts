@@ -1,4 +1,4 @@
-import { StartBuildCommand, StopBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { RUNNER_BUILDSPEC } from '../../infra/codebuild-runner-buildspec.ts';
 import type { CredentialsStore } from './runner-credentials-store.ts';
 import {
@@ -17,7 +17,6 @@ export const createCodeBuildProvider = (options: {
   credentials: CredentialsStore;
   parameterPrefix: string;
 }): RunnerProvider<CodeBuildTarget> => ({
-  kind: 'codebuild',
   async launch(request, target) {
     const parameter = `${options.parameterPrefix}/jobs/${parameterSafe(request.jobKey)}`;
     await options.credentials.put(parameter, bootConfigOf(request));
@@ -48,8 +47,5 @@ export const createCodeBuildProvider = (options: {
       }
       throw error;
     }
-  },
-  async stop(resourceId) {
-    await options.codebuild.send(new StopBuildCommand({ id: resourceId }));
   },
 });

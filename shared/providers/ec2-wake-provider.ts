@@ -1,9 +1,5 @@
-import {
-  DescribeInstancesCommand,
-  StartInstancesCommand,
-  StopInstancesCommand,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, StartInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { EC2_CAPACITY_SHORTAGES } from '../aws/clients.ts';
 import type { Leases } from '../dispatch/leases.ts';
 import type { CredentialsStore } from './runner-credentials-store.ts';
 import { bootConfigOf, NoCapacityError, type Ec2WakeTarget, type RunnerProvider } from './runner-provider.ts';
@@ -15,11 +11,10 @@ import { bootConfigOf, NoCapacityError, type Ec2WakeTarget, type RunnerProvider 
  * (capacity shortages hit one type in one AZ at a time).
  */
 const tryNextCandidate = new Set([
-  'InsufficientInstanceCapacity',
+  ...EC2_CAPACITY_SHORTAGES,
   'IncorrectInstanceState',
   'InstanceLimitExceeded',
   'Unsupported',
-  'InsufficientCapacityOnHost',
 ]);
 
 interface Candidate {
@@ -77,7 +72,6 @@ export const createEc2WakeProvider = (options: {
   };
 
   return {
-    kind: 'ec2-wake',
     async launch(request, target) {
       const failures: string[] = [];
       const failedPlacements = new Set<string>();
@@ -128,9 +122,6 @@ export const createEc2WakeProvider = (options: {
           : []),
       ];
       throw new NoCapacityError(why.length ? why.join('; ') : `no stopped instance tagged ${pool}`);
-    },
-    async stop(resourceId) {
-      await options.ec2.send(new StopInstancesCommand({ InstanceIds: [resourceId] }));
     },
   };
 };

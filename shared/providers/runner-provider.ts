@@ -4,8 +4,6 @@ import type { RunnerCredentials } from '../github/github-app.ts';
 export interface LaunchRequest {
   /** `<job id>#<run attempt>`: the idempotency key of everything launched for the job. */
   readonly jobKey: string;
-  readonly jobId: number;
-  readonly runAttempt: number;
   readonly credentials: RunnerCredentials;
   /**
    * A runner that has had no job for this long exits and its machine stops (the job it was
@@ -33,9 +31,7 @@ export interface Ec2WakeTarget {
 }
 
 export interface RunnerProvider<Target> {
-  readonly kind: 'codebuild' | 'ec2-wake';
   launch(request: LaunchRequest, target: Target): Promise<{ resourceId: string }>;
-  stop(resourceId: string): Promise<void>;
 }
 
 /** The provider had no capacity for this job; the dispatcher tries the pool's fallback. */

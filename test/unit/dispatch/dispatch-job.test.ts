@@ -72,15 +72,9 @@ const setup = (options: {
       log.push(`not launched ${status ?? 'unchanged'}: ${reason}`);
     },
   };
-  const provider = <T>(
-    kind: 'codebuild' | 'ec2-wake',
-    launch: (target: T) => Promise<{ resourceId: string }>,
-  ) =>
-    ({
-      kind,
-      launch: (_request: unknown, target: T) => launch(target),
-      stop: async () => {},
-    }) as RunnerProvider<T>;
+  const provider = <T>(launch: (target: T) => Promise<{ resourceId: string }>): RunnerProvider<T> => ({
+    launch: (_request, target) => launch(target),
+  });
   const dispatcher = createDispatcher({
     router: createRouter(options.pools),
     github: {
@@ -98,11 +92,11 @@ const setup = (options: {
     providers: (roleArn?: string) => {
       const as = roleArn ? ` as ${roleArn.split(':')[4]}` : '';
       return {
-        codebuild: provider('codebuild', async (target: { project: string }) => {
+        codebuild: provider(async (target: { project: string }) => {
           log.push(`StartBuild ${target.project}${as}`);
           return { resourceId: `${target.project}:b1` };
         }),
-        ec2Wake: provider('ec2-wake', async (target: { tagValue: string }) => {
+        ec2Wake: provider(async (target: { tagValue: string }) => {
           log.push(`wake ${target.tagValue}${as}`);
           return options.ec2 ? options.ec2(target.tagValue) : { resourceId: 'i-1' };
         }),

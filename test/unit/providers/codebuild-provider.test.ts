@@ -3,7 +3,6 @@ import {
   CodeBuildClient,
   InvalidInputException,
   StartBuildCommand,
-  StopBuildCommand,
 } from '@aws-sdk/client-codebuild';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -20,8 +19,6 @@ const JIT_CONFIG = 'eyJqaXRjb25maWciOiJ0b3Atc2VjcmV0LWZvci1qb2ItMTEifQ==';
 
 const request = (jobId: number, runAttempt: number, credentials?: RunnerCredentials): LaunchRequest => ({
   jobKey: `${jobId}#${runAttempt}`,
-  jobId,
-  runAttempt,
   idleMinutes: 7,
   credentials: credentials ?? {
     kind: 'jit',
@@ -243,16 +240,5 @@ describe('CodeBuild runner provider', () => {
     // Act + Assess
     await expect(provider().launch(request(11, 1), { project: 'runner-linux' })).rejects.toBe(denied);
     expect(codebuild).not.toReceiveCommand(StartBuildCommand);
-  });
-
-  it('stops the build it is given', async () => {
-    // Prepare
-    codebuild.on(StopBuildCommand).resolves({ build: { id: 'runner-linux:0f1e2d', buildStatus: 'STOPPED' } });
-
-    // Act
-    await provider().stop('runner-linux:0f1e2d');
-
-    // Assess
-    expect(codebuild).toReceiveCommandExactlyOnceWith(StopBuildCommand, { id: 'runner-linux:0f1e2d' });
   });
 });

@@ -3,7 +3,6 @@ import {
   EC2Client,
   EC2ServiceException,
   StartInstancesCommand,
-  StopInstancesCommand,
   type Instance,
 } from '@aws-sdk/client-ec2';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -23,8 +22,6 @@ const target = { tagKey: 'ghes-cp:pool', tagValue: 'linux' };
 
 const request = (jobId: number, runAttempt = 1): LaunchRequest => ({
   jobKey: `${jobId}#${runAttempt}`,
-  jobId,
-  runAttempt,
   idleMinutes: 7,
   credentials: {
     kind: 'jit',
@@ -435,16 +432,5 @@ describe('EC2 wake runner provider', () => {
     expect(deleted()).toEqual([`${PREFIX}/instances/i-0held`]);
     expect(await leases.instanceOf('11#1')).toBe('i-0spare');
     expect(await free('i-0held')).toBe(true);
-  });
-
-  it('stops the instance it is given', async () => {
-    // Prepare
-    ec2.on(StopInstancesCommand).resolves({ StoppingInstances: [{ InstanceId: 'i-0aaa' }] });
-
-    // Act
-    await provider().stop('i-0aaa');
-
-    // Assess
-    expect(ec2).toReceiveCommandExactlyOnceWith(StopInstancesCommand, { InstanceIds: ['i-0aaa'] });
   });
 });
