@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { PoolConfig } from '../config/deployment-config.ts';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
 import type { GithubApi, RunnerCredentials } from '../github/github-app.ts';
-import type { DispatchRecords } from '../ledger/dispatch-records.ts';
+import type { DispatchRecords, EarlierLaunch } from '../ledger/dispatch-records.ts';
 import { jobKey as keyOf } from '../ledger/job-ledger.ts';
 import type { CodeBuildTarget, Ec2WakeTarget, RunnerProvider } from '../providers/runner-provider.ts';
 import { NoCapacityError } from '../providers/runner-provider.ts';
@@ -88,6 +88,13 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     pool.provider === 'codebuild'
       ? deps.providers(pool.roleArn).codebuild.launch(request, { ...pool.codebuild! })
       : deps.providers(pool.roleArn).ec2Wake.launch(request, poolTarget(pool));
+
+  /** The pool's account, or ours for jobs routed by AWS's CodeBuild label scheme (`codebuild:<project>`). */
+  const earlierLaunchAlive = async (earlier: EarlierLaunch) => {
+    const providers = deps.providers(deps.router.pool(earlier.pool)?.roleArn);
+    const provider = earlier.provider === 'ec2-wake' ? providers.ec2Wake : providers.codebuild;
+    return provider.isAlive(earlier.resourceId);
+  };
 
   const dispatchClaimed = async (
     job: WorkflowJobDetail,
@@ -217,7 +224,16 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       if (!claim.claimed) {
         // A lease held by a dispatcher that may have crashed: acknowledging would strand the job.
         if (claim.retry) throw new JobLeasedError(claim.why);
-        return { outcome: 'skipped', reason: claim.why };
+        if (!claim.earlier) return { outcome: 'skipped', reason: claim.why };
+        // Pending again after our launch (an environment approval): the runner we started takes
+        // the job if it is still up; if it gave up waiting, the job needs another one.
+        const { earlier } = claim;
+        if (await earlierLaunchAlive(earlier)) {
+          return { outcome: 'skipped', reason: `${earlier.resourceId} is still up for the job` };
+        }
+        if (!(await deps.records.reclaim(jobKey, owner, earlier.resourceId, now(), leaseSeconds))) {
+          return { outcome: 'skipped', reason: 'another dispatcher took the job over' };
+        }
       }
       try {
         return await dispatchClaimed(job, jobKey, owner);

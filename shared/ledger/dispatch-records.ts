@@ -11,10 +11,33 @@ import type { JobStatus } from './job-status.ts';
 export type DispatchClaim =
   | { readonly claimed: true }
   /** `retry`: another dispatcher holds an unexpired lease; it may still die, so try again later. */
-  | { readonly claimed: false; readonly why: string; readonly retry: boolean };
+  | {
+      readonly claimed: false;
+      readonly why: string;
+      readonly retry: boolean;
+      readonly earlier?: EarlierLaunch;
+    };
+
+/**
+ * The job is pending on GitHub again (an environment approval came after our launch) and holds
+ * an earlier launch: the dispatcher relaunches only if that runner is gone.
+ */
+export interface EarlierLaunch {
+  readonly pool: string;
+  readonly provider: string;
+  readonly resourceId: string;
+}
 
 export interface DispatchRecords {
   claim(jobKey: string, owner: string, now: Date, leaseSeconds: number): Promise<DispatchClaim>;
+  /** Takes the job over from an earlier launch that is gone: its resource is set aside, the job leased. */
+  reclaim(
+    jobKey: string,
+    owner: string,
+    earlierResourceId: string,
+    now: Date,
+    leaseSeconds: number,
+  ): Promise<boolean>;
   dispatched(
     jobKey: string,
     owner: string,
@@ -69,11 +92,46 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
       });
       const item = row.Item;
       if (!item) return { claimed: false, why: 'the job is not in the ledger', retry: false };
-      if (item.resourceId)
-        return { claimed: false, why: `already dispatched to ${item.resourceId.S}`, retry: false };
-      if (Number(item.statusRank?.N ?? 0) > 0)
-        return { claimed: false, why: `the job is already ${item.status?.S}`, retry: false };
+      const rank = Number(item.statusRank?.N ?? 0);
+      if (item.resourceId) {
+        const why = `already dispatched to ${item.resourceId.S}`;
+        // Back to waiting/queued after our launch: the caller decides whether that runner is gone.
+        const earlier =
+          rank === 0 && item.pool?.S && item.provider?.S
+            ? { pool: item.pool.S, provider: item.provider.S, resourceId: item.resourceId.S! }
+            : undefined;
+        return { claimed: false, why, retry: false, ...(earlier ? { earlier } : {}) };
+      }
+      if (rank > 0) return { claimed: false, why: `the job is already ${item.status?.S}`, retry: false };
       return { claimed: false, why: 'another dispatcher holds the job', retry: true };
+    },
+
+    async reclaim(jobKey, owner, earlierResourceId, now, leaseSeconds) {
+      const nowSeconds = Math.floor(now.getTime() / 1000);
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression:
+            'SET dispatchOwner = :owner, dispatchLeaseUntil = :until, earlierResourceId = :rid ' +
+            'REMOVE resourceId, #pool, #provider, dispatchedAt',
+          ConditionExpression:
+            'resourceId = :rid AND #rank = :zero AND ' +
+            '(attribute_not_exists(dispatchLeaseUntil) OR dispatchLeaseUntil < :now OR dispatchOwner = :owner)',
+          ExpressionAttributeNames: { '#rank': 'statusRank', '#pool': 'pool', '#provider': 'provider' },
+          ExpressionAttributeValues: toItem({
+            ':owner': owner,
+            ':until': nowSeconds + leaseSeconds,
+            ':now': nowSeconds,
+            ':zero': 0,
+            ':rid': earlierResourceId,
+          }),
+        });
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false; // another dispatcher, or the job moved on
+        throw error;
+      }
     },
 
     async dispatched(jobKey, owner, launch) {

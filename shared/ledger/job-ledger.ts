@@ -80,7 +80,14 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
     // Forward only. A retried delivery of the same body (our own earlier attempt failed after this
     // write) passes again, so its event is published rather than lost.
     const conditions = ['attribute_not_exists(pk)', '#rank < :rank', 'lastBodyHash = :bodyHash'];
-    if (rank === 0) conditions.push('(#rank = :rank AND #status <> :status)');
+    if (rank === 0) {
+      conditions.push('(#rank = :rank AND #status <> :status)');
+      // `dispatched` is ours, not GitHub's: a new waiting/queued after it (an environment
+      // approval) is news, and the dispatcher then checks whether the runner it started is alive.
+      // The launch fields stay; a redelivered body is caught by the intake's dedupe before this.
+      conditions.push('#status = :dispatched');
+      values[':dispatched'] = 'dispatched';
+    }
 
     try {
       await dynamo('UpdateItem', {

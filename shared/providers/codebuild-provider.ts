@@ -1,4 +1,4 @@
-import { StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { BatchGetBuildsCommand, StartBuildCommand, type CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { RUNNER_BUILDSPEC } from '../../infra/codebuild-runner-buildspec.ts';
 import type { CredentialsStore } from './runner-credentials-store.ts';
 import {
@@ -47,5 +47,9 @@ export const createCodeBuildProvider = (options: {
       }
       throw error;
     }
+  },
+  async isAlive(buildId) {
+    const out = await options.codebuild.send(new BatchGetBuildsCommand({ ids: [buildId] }));
+    return out.builds?.[0]?.buildStatus === 'IN_PROGRESS';
   },
 });

@@ -123,5 +123,15 @@ export const createEc2WakeProvider = (options: {
       ];
       throw new NoCapacityError(why.length ? why.join('; ') : `no stopped instance tagged ${pool}`);
     },
+    async isAlive(instanceId) {
+      try {
+        const out = await options.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+        const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        return state === 'pending' || state === 'running';
+      } catch (error) {
+        if ((error as Error).name === 'InvalidInstanceID.NotFound') return false;
+        throw error;
+      }
+    },
   };
 };

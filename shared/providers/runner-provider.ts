@@ -32,6 +32,8 @@ export interface Ec2WakeTarget {
 
 export interface RunnerProvider<Target> {
   launch(request: LaunchRequest, target: Target): Promise<{ resourceId: string }>;
+  /** Whether a machine started earlier is still up (booting or running), so its runner may still come. */
+  isAlive(resourceId: string): Promise<boolean>;
 }
 
 /** The provider had no capacity for this job; the dispatcher tries the pool's fallback. */

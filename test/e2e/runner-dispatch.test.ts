@@ -212,6 +212,30 @@ describe('runner dispatch', () => {
     expect(await buildsFor(jobId)).toHaveLength(1);
   });
 
+  it('launches again after an approval that outlasted the first runner, and only then', async () => {
+    const jobId = newJobId();
+    const labels = ['self-hosted', 'linux'];
+    await sendJob(sandbox, { jobId, labels });
+    const first = await settled(jobId);
+    // An environment needs approval: GitHub holds the job in `waiting` while our runner boots.
+    await sendJob(sandbox, { jobId, labels, action: 'waiting' });
+    await waitFor('the first runner to give up waiting', async () =>
+      sandbox.twin.github
+        .runners()
+        .some((r) => r.name.startsWith(`ghes-cp-${jobId}-`) && r.state === 'deregistered'),
+    );
+    await waitFor('its instance to stop', async () => {
+      const instance = (await state(sandbox)).instances!.find((i) => i.instanceId === first.resourceId);
+      return instance?.state === 'stopped' || undefined;
+    });
+    // Approved: GitHub queues the job again, and a new runner is started for it.
+    await sendJob(sandbox, { jobId, labels });
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake', conclusion: 'success' });
+    const ours = sandbox.twin.github.runners().filter((r) => r.name.startsWith(`ghes-cp-${jobId}-`));
+    expect(ours.map((r) => r.jobId)).toEqual([null, jobId]);
+  });
+
   it('launches nothing for a job GitHub already reports in progress', async () => {
     const jobId = newJobId();
     const builds = (await state(sandbox)).builds!.length;

@@ -33,6 +33,8 @@ const setup = (options: {
   full?: string[];
   ec2?: (pool: string) => Promise<{ resourceId: string }>;
   recordFails?: boolean;
+  earlier?: { pool: string; provider: string; resourceId: string };
+  earlierAlive?: boolean;
 }) => {
   const log: string[] = [];
   const warnings: Record<string, unknown>[] = [];
@@ -59,11 +61,17 @@ const setup = (options: {
   };
   const records: DispatchRecords = {
     claim: async () =>
-      options.claimed === false
-        ? { claimed: false, why: 'already dispatched to i-9', retry: false }
-        : options.leased
-          ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
-          : { claimed: true },
+      options.earlier
+        ? { claimed: false, why: 'already dispatched to i-9', retry: false, earlier: options.earlier }
+        : options.claimed === false
+          ? { claimed: false, why: 'already dispatched to i-9', retry: false }
+          : options.leased
+            ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
+            : { claimed: true },
+    async reclaim(_key, _owner, earlierResourceId) {
+      log.push(`reclaim from ${earlierResourceId}`);
+      return true;
+    },
     async dispatched(_key, _owner, launch) {
       if (options.recordFails) throw Object.assign(new Error('ledger down'), { name: 'InternalServerError' });
       log.push(`dispatched ${launch.pool} ${launch.resourceId}`);
@@ -74,6 +82,10 @@ const setup = (options: {
   };
   const provider = <T>(launch: (target: T) => Promise<{ resourceId: string }>): RunnerProvider<T> => ({
     launch: (_request, target) => launch(target),
+    async isAlive(resourceId) {
+      log.push(`is ${resourceId} alive`);
+      return options.earlierAlive ?? false;
+    },
   });
   const dispatcher = createDispatcher({
     router: createRouter(options.pools),
@@ -136,6 +148,32 @@ describe('dispatcher', () => {
       reason: 'already dispatched to i-9',
     });
     expect(log).toEqual([]);
+  });
+
+  describe('a job pending again after its launch (an environment approval)', () => {
+    const earlier = { pool: 'linux', provider: 'ec2-wake', resourceId: 'i-9' };
+
+    it('leaves it to the runner it started when that machine is still up', async () => {
+      const { dispatcher, log } = setup({ pools: [pool('linux')], earlier, earlierAlive: true });
+      expect(await dispatcher.dispatch(job())).toEqual({
+        outcome: 'skipped',
+        reason: 'i-9 is still up for the job',
+      });
+      expect(log).toEqual(['is i-9 alive']);
+    });
+
+    it('launches again when that runner gave up and its machine stopped', async () => {
+      const { dispatcher, log } = setup({ pools: [pool('linux')], earlier, earlierAlive: false });
+      expect(await dispatcher.dispatch(job())).toMatchObject({ outcome: 'launched', resourceId: 'i-1' });
+      expect(log).toEqual([
+        'is i-9 alive',
+        'reclaim from i-9',
+        'slot linux 11#1',
+        'credentials ghes-cp-11-1',
+        'wake linux',
+        'dispatched linux i-1',
+      ]);
+    });
   });
 
   it('fails the record (so SQS retries) while another dispatcher holds an unexpired lease on the job', async () => {

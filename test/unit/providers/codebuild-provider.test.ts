@@ -1,4 +1,5 @@
 import {
+  BatchGetBuildsCommand,
   AccountLimitExceededException,
   CodeBuildClient,
   InvalidInputException,
@@ -240,5 +241,15 @@ describe('CodeBuild runner provider', () => {
     // Act + Assess
     await expect(provider().launch(request(11, 1), { project: 'runner-linux' })).rejects.toBe(denied);
     expect(codebuild).not.toReceiveCommand(StartBuildCommand);
+  });
+
+  it.each([
+    ['IN_PROGRESS', true],
+    ['SUCCEEDED', false],
+    ['STOPPED', false],
+  ] as const)('reports a build %s as alive: %s', async (buildStatus, alive) => {
+    codebuild.on(BatchGetBuildsCommand).resolves({ builds: [{ id: 'runner-linux:0f1e2d', buildStatus }] });
+    expect(await provider().isAlive('runner-linux:0f1e2d')).toBe(alive);
+    expect(codebuild).toReceiveCommandWith(BatchGetBuildsCommand, { ids: ['runner-linux:0f1e2d'] });
   });
 });

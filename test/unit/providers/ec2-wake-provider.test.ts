@@ -433,4 +433,27 @@ describe('EC2 wake runner provider', () => {
     expect(await leases.instanceOf('11#1')).toBe('i-0spare');
     expect(await free('i-0held')).toBe(true);
   });
+
+  it.each([
+    ['pending', true],
+    ['running', true],
+    ['stopping', false],
+    ['stopped', false],
+  ] as const)('reports an instance %s as alive: %s', async (Name, alive) => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: 'i-0aaa', State: { Name } }] }],
+    });
+    expect(await provider().isAlive('i-0aaa')).toBe(alive);
+  });
+
+  it('reports an instance that no longer exists as not alive', async () => {
+    ec2
+      .on(DescribeInstancesCommand)
+      .rejects(
+        Object.assign(new Error("The instance ID 'i-0gone' does not exist"), {
+          name: 'InvalidInstanceID.NotFound',
+        }),
+      );
+    expect(await provider().isAlive('i-0gone')).toBe(false);
+  });
 });
