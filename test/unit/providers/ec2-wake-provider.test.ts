@@ -447,13 +447,11 @@ describe('EC2 wake runner provider', () => {
   });
 
   it('reports an instance that no longer exists as not alive', async () => {
-    ec2
-      .on(DescribeInstancesCommand)
-      .rejects(
-        Object.assign(new Error("The instance ID 'i-0gone' does not exist"), {
-          name: 'InvalidInstanceID.NotFound',
-        }),
-      );
+    ec2.on(DescribeInstancesCommand).rejects(
+      Object.assign(new Error("The instance ID 'i-0gone' does not exist"), {
+        name: 'InvalidInstanceID.NotFound',
+      }),
+    );
     expect(await provider().isAlive('i-0gone')).toBe(false);
   });
 });
