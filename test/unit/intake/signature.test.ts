@@ -4,7 +4,7 @@ import { verifyGithubSignature } from '../../../shared/intake/signature.ts';
 import { RejectedRequestError } from '../../../shared/http/errors.ts';
 
 const vector = JSON.parse(
-  readFileSync(new URL('../../../../shared/test-vectors/github/signature.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../vectors/github/signature.json', import.meta.url), 'utf8'),
 );
 
 const refusal = async (promise: Promise<unknown>) => {
