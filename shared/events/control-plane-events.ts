@@ -6,6 +6,46 @@ export const WEBHOOK_EVENT_SOURCE = 'ghes-control-plane.github';
 /** `detail-type` is `workflow_job.<action>`, so a rule can route `queued` alone. */
 export const workflowJobDetailType = (action: WorkflowJobEvent['action']): string => `workflow_job.${action}`;
 
-export interface WorkflowJobDetail extends WorkflowJobEvent {
+/**
+ * What a `workflow_job.*` event on the bus carries: what the dispatcher reads to route, lease and
+ * launch (`queued`) or to free a job's capacity (`completed`), and nothing else. The job name and
+ * GitHub's timestamps stay in the webhook: no consumer reads them, and every byte counts against
+ * EventBridge's 256 KB entry limit and is kept by the bus archive.
+ */
+export interface WorkflowJobDetail {
+  readonly action: WorkflowJobEvent['action'];
+  readonly jobId: number;
+  readonly runId: number;
+  readonly runAttempt: number;
+  readonly repository: string;
+  readonly owner: string;
+  readonly labels: readonly string[];
+  readonly workflowName: string | null;
+  readonly headBranch: string | null;
+  /** Absent on org/repo hooks; the dispatcher then finds the App installation by owner. */
+  readonly installationId: number | null;
   readonly deliveryId: string;
+  /** The runner that took the job; null until `in_progress` (a `queued` payload's value is stale). */
+  readonly runnerName: string | null;
+  /** How the job ended; null until `completed`. */
+  readonly conclusion: string | null;
 }
+
+const started = (action: WorkflowJobEvent['action']) => action === 'in_progress' || action === 'completed';
+
+/** Picks the bus event out of a parsed delivery, field by field, so nothing else can ride along. */
+export const toWorkflowJobDetail = (job: WorkflowJobEvent, deliveryId: string): WorkflowJobDetail => ({
+  action: job.action,
+  jobId: job.jobId,
+  runId: job.runId,
+  runAttempt: job.runAttempt,
+  repository: job.repository,
+  owner: job.owner,
+  labels: job.labels,
+  workflowName: job.workflowName,
+  headBranch: job.headBranch,
+  installationId: job.installationId,
+  deliveryId,
+  runnerName: started(job.action) ? job.runnerName : null,
+  conclusion: job.action === 'completed' ? job.conclusion : null,
+});

@@ -5,8 +5,11 @@ import type { JobLedger } from '../ledger/job-ledger.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
 import type { DeliveryClaims } from './delivery-claims.ts';
 import type { WebhookSecretSource } from './webhook-secrets.ts';
+import { toWorkflowJobDetail } from '../events/control-plane-events.ts';
 import { verifyGithubSignature } from './signature.ts';
+import { webhookJson } from './webhook-body.ts';
 import { parseWorkflowJob } from './workflow-job.ts';
+import { WORKFLOW_JOB_LIMITS } from './workflow-job-limits.ts';
 
 /** GitHub caps webhook payloads at 25 MB and drops larger ones; anything bigger is not from GitHub. */
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -46,18 +49,27 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
     const event = headers['x-github-event'];
     if (!deliveryId) throw new RejectedRequestError(400, 'missing X-GitHub-Delivery header');
     if (!event) throw new RejectedRequestError(400, 'missing X-GitHub-Event header');
+    // It keys the delivery claim (DynamoDB keys stop at 2,048 bytes) and travels on the bus.
+    if (deliveryId.length > WORKFLOW_JOB_LIMITS.deliveryIdLength) {
+      throw new RejectedRequestError(
+        400,
+        `X-GitHub-Delivery is longer than ${WORKFLOW_JOB_LIMITS.deliveryIdLength} characters`,
+      );
+    }
     logger.appendKeys({ deliveryId, githubEvent: event });
 
+    const json = webhookJson(text, headers['content-type']);
     let payload: unknown;
     try {
-      payload = JSON.parse(text);
+      // V8 parses iteratively: a body nested 200,000 deep parses; only what walks it recursively
+      // (structuredClone, JSON.stringify) would overflow, and nothing here walks more than a field.
+      payload = JSON.parse(json);
     } catch {
       throw new RejectedRequestError(400, 'body is not valid JSON');
     }
-    const action =
-      typeof (payload as { action?: unknown })?.action === 'string'
-        ? (payload as { action: string }).action
-        : null;
+    const given = (payload as { action?: unknown } | null)?.action;
+    // Echoed in the answer: GitHub's actions are short words, a longer one is not worth sending back.
+    const action = typeof given === 'string' && given.length <= 64 ? given : null;
     const answer = (status: number, outcome: DeliveryOutcome, extra: Record<string, unknown> = {}) => ({
       status,
       body: { delivery: deliveryId, event, action, outcome, ...extra },
@@ -80,7 +92,7 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
     }
     try {
       const { changed } = await deps.ledger.recordWebhook(job, { deliveryId, bodyHash, receivedAt });
-      if (changed) await deps.publisher.publishWorkflowJob({ ...job, deliveryId });
+      if (changed) await deps.publisher.publishWorkflowJob(toWorkflowJobDetail(job, deliveryId));
       await deps.claims.complete(claim, now());
       logger.info(changed ? 'job recorded and published' : 'job already at or past this status', {
         status: job.action,

@@ -1,5 +1,6 @@
 import { RejectedRequestError } from '../http/errors.ts';
 import type { WorkflowJobAction } from '../ledger/job-status.ts';
+import { codePointLength, WORKFLOW_JOB_LIMITS as LIMITS } from './workflow-job-limits.ts';
 
 /** The part of a `workflow_job` delivery the control plane acts on. */
 export interface WorkflowJobEvent {
@@ -38,43 +39,67 @@ const object = (value: unknown, path: string): Json =>
   value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Json)
     : refuse(path, 'an object');
-const integer = (value: unknown, path: string): number =>
-  Number.isSafeInteger(value) ? (value as number) : refuse(path, 'an integer');
-const text = (value: unknown, path: string): string =>
+/** GitHub's ids and attempts start at 1; zero or less is not a job GitHub sent. */
+const positive = (value: unknown, path: string): number =>
+  Number.isSafeInteger(value) && (value as number) > 0
+    ? (value as number)
+    : refuse(path, 'a positive integer');
+const unbounded = (value: unknown, path: string): string =>
   typeof value === 'string' ? value : refuse(path, 'a string');
-const optionalText = (value: unknown, path: string): string | null =>
-  value === undefined || value === null ? null : text(value, path);
+const text = (value: unknown, path: string, max: number): string =>
+  codePointLength(unbounded(value, path), max) <= max
+    ? (value as string)
+    : refuse(path, `a string of at most ${max} characters`);
+const optionalText = (value: unknown, path: string, max: number): string | null =>
+  value === undefined || value === null ? null : text(value, path, max);
+const optionalUnbounded = (value: unknown, path: string): string | null =>
+  value === undefined || value === null ? null : unbounded(value, path);
 
-/** Returns the job event, or undefined for an action we do not track. Throws 400 on a broken payload. */
+const labelsOf = (value: unknown): string[] => {
+  const path = 'workflow_job.labels';
+  const labels = Array.isArray(value) ? value : refuse(path, 'an array');
+  if (labels.length > LIMITS.labels) refuse(path, `an array of at most ${LIMITS.labels} labels`);
+  return labels.map((label, i) => text(label, `${path}[${i}]`, LIMITS.labelLength));
+};
+
+/**
+ * Returns the job event, or undefined for an action we do not track. Throws 400 on a broken payload
+ * or a field over its bound (see workflow-job-limits.ts). Only the fields named here are read: the
+ * rest of the payload (`steps`, GitHub's future fields, or junk nested 200,000 deep) is never walked.
+ */
 export const parseWorkflowJob = (payload: unknown): WorkflowJobEvent | undefined => {
   const root = object(payload, '(root)');
-  const action = text(root.action, 'action');
+  const action = unbounded(root.action, 'action');
   const job = object(root.workflow_job, 'workflow_job');
   const repository = object(root.repository, 'repository');
-  const labels = Array.isArray(job.labels) ? job.labels : refuse('workflow_job.labels', 'an array');
-  labels.forEach((label, i) => text(label, `workflow_job.labels[${i}]`));
+  const labels = labelsOf(job.labels);
   const installation =
     root.installation === undefined || root.installation === null
       ? null
       : object(root.installation, 'installation');
   const event: WorkflowJobEvent = {
     action: action as WorkflowJobAction,
-    jobId: integer(job.id, 'workflow_job.id'),
-    runId: integer(job.run_id, 'workflow_job.run_id'),
+    jobId: positive(job.id, 'workflow_job.id'),
+    runId: positive(job.run_id, 'workflow_job.run_id'),
     // Older GHES payloads have no run_attempt: the first attempt is 1.
-    runAttempt: job.run_attempt === undefined ? 1 : integer(job.run_attempt, 'workflow_job.run_attempt'),
-    jobName: optionalText(job.name, 'workflow_job.name') ?? '',
-    repository: text(repository.full_name, 'repository.full_name'),
-    owner: text(object(repository.owner, 'repository.owner').login, 'repository.owner.login'),
-    labels: labels as string[],
-    workflowName: optionalText(job.workflow_name, 'workflow_job.workflow_name'),
-    headBranch: optionalText(job.head_branch, 'workflow_job.head_branch'),
-    runnerName: optionalText(job.runner_name, 'workflow_job.runner_name'),
-    conclusion: optionalText(job.conclusion, 'workflow_job.conclusion'),
-    installationId: installation ? integer(installation.id, 'installation.id') : null,
-    createdAt: optionalText(job.created_at, 'workflow_job.created_at'),
-    startedAt: optionalText(job.started_at, 'workflow_job.started_at'),
-    completedAt: optionalText(job.completed_at, 'workflow_job.completed_at'),
+    runAttempt: job.run_attempt === undefined ? 1 : positive(job.run_attempt, 'workflow_job.run_attempt'),
+    jobName: optionalText(job.name, 'workflow_job.name', LIMITS.jobNameLength) ?? '',
+    repository: text(repository.full_name, 'repository.full_name', LIMITS.repositoryLength),
+    owner: text(
+      object(repository.owner, 'repository.owner').login,
+      'repository.owner.login',
+      LIMITS.ownerLength,
+    ),
+    labels,
+    workflowName: optionalText(job.workflow_name, 'workflow_job.workflow_name', LIMITS.workflowNameLength),
+    headBranch: optionalText(job.head_branch, 'workflow_job.head_branch', LIMITS.headBranchLength),
+    runnerName: optionalText(job.runner_name, 'workflow_job.runner_name', LIMITS.runnerNameLength),
+    conclusion: optionalText(job.conclusion, 'workflow_job.conclusion', LIMITS.conclusionLength),
+    installationId: installation ? positive(installation.id, 'installation.id') : null,
+    // Neither stored nor published: checked for shape only, so they need no bound.
+    createdAt: optionalUnbounded(job.created_at, 'workflow_job.created_at'),
+    startedAt: optionalUnbounded(job.started_at, 'workflow_job.started_at'),
+    completedAt: optionalUnbounded(job.completed_at, 'workflow_job.completed_at'),
   };
   return (trackedActions as readonly string[]).includes(action) ? event : undefined;
 };

@@ -6,6 +6,15 @@ import { statusRank, type JobStatus } from './job-status.ts';
 /** One row per job id + run attempt: what GitHub told us, and (later) what we launched for it. */
 export const jobKey = (jobId: number, runAttempt: number): string => `${jobId}#${runAttempt}`;
 
+/**
+ * How long a job's row outlives the last webhook about it (DynamoDB TTL on `expiresAt`). A workflow
+ * run may last 35 days, the longest GitHub allows (waiting on approvals included,
+ * https://docs.github.com/actions/reference/limits), and GitHub redelivers for 3 days after that:
+ * 45 days keeps the row of every job GitHub can still tell us about, with a week to spare, while a
+ * finished job's row goes away on its own instead of growing the table forever.
+ */
+export const JOB_RETENTION_SECONDS = 45 * 24 * 3600;
+
 export interface RecordedBy {
   readonly deliveryId: string;
   readonly bodyHash: string;
@@ -29,6 +38,7 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
     const status: JobStatus = event.action;
     const rank = statusRank[status];
     const at = by.receivedAt.toISOString();
+    const expiresAt = Math.floor(by.receivedAt.getTime() / 1000) + JOB_RETENTION_SECONDS;
     const values: Record<string, unknown> = {
       ':status': status,
       ':rank': rank,
@@ -45,6 +55,7 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
       ':bodyHash': by.bodyHash,
       ':deliveryId': by.deliveryId,
       ':at': at,
+      ':expiresAt': expiresAt,
     };
     const sets = [
       '#status = :status',
@@ -62,6 +73,8 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
       'lastBodyHash = :bodyHash',
       'lastDeliveryId = :deliveryId',
       'updatedAt = :at',
+      // Each webhook pushes expiry back: the row lives as long as GitHub may still send news of it.
+      'expiresAt = :expiresAt',
       // The first time a state is seen is when it happened; a redelivery does not move it.
       `${timestampField[event.action]} = if_not_exists(${timestampField[event.action]}, :at)`,
     ];

@@ -275,6 +275,130 @@ describe('POST /github/webhook', () => {
   });
 });
 
+/** The body of a signed `workflow_job.queued` whose `workflow_job.<field>` is an array nested `depth` deep. */
+const nestedBody = (jobId: number, field: string, depth: number) =>
+  JSON.stringify(workflowJobPayload('queued', { id: jobId, run_id: jobId * 10, [field]: '@deep@' })).replace(
+    '"@deep@"',
+    '['.repeat(depth) + ']'.repeat(depth),
+  );
+
+/** The keys of the bus event the dispatcher consumes, and nothing else (no job name, no timestamps). */
+const DETAIL_KEYS = [
+  'action',
+  'conclusion',
+  'deliveryId',
+  'headBranch',
+  'installationId',
+  'jobId',
+  'labels',
+  'owner',
+  'repository',
+  'runAttempt',
+  'runId',
+  'runnerName',
+  'workflowName',
+];
+
+describe('POST /github/webhook with hostile or unusual input', () => {
+  it('answers 400 naming the label and stores nothing when three 100 KB labels would overflow the bus event', async () => {
+    const before = await sideEffects();
+    const jobId = ++nextJobId;
+    const labels = ['a', 'b', 'c'].map((c) => c.repeat(100 * 1024));
+    const delivery = await signedDelivery(workflowJobPayload('queued', { id: jobId, run_id: 1, labels }), {
+      secret,
+    });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('workflow_job.labels[0]') },
+    });
+    expect(await sideEffects()).toEqual(before);
+    const after = await state();
+    expect(after.jobs.filter((j: { id: number }) => j.id === jobId)).toEqual([]);
+    expect(
+      after.deliveries.filter((d: { id: string }) => d.id === delivery.headers['x-github-delivery']),
+    ).toEqual([]);
+  });
+
+  it('publishes only what the dispatcher reads: no job name, no timestamps', async () => {
+    const jobId = ++nextJobId;
+    expect((await postDelivery(sandbox.url, await queuedDelivery(jobId))).status).toBe(202);
+    const event = sandbox.twin.events.archive.findLast(
+      (e) => (e.detail as { jobId: number }).jobId === jobId,
+    )!;
+    expect(Object.keys(event.detail as object).sort()).toEqual(DETAIL_KEYS);
+  });
+
+  it('accepts a hook that sends application/x-www-form-urlencoded (payload=…), signed over the encoded body', async () => {
+    const jobId = ++nextJobId;
+    const payload = workflowJobPayload('queued', {
+      id: jobId,
+      run_id: jobId * 10,
+      workflow_name: 'CI & deploy + more',
+    });
+    const delivery = await signedDelivery(payload, { secret, form: true });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 202,
+      body: { outcome: 'accepted', jobId },
+    });
+    expect(await jobRow(jobId)).toMatchObject({
+      id: jobId,
+      runId: jobId * 10,
+      workflowName: 'CI & deploy + more',
+    });
+    // The GHES twin learnt the job too, so the dispatcher's "is it still queued?" finds it.
+    expect(sandbox.twin.github.jobs()).toContainEqual(
+      expect.objectContaining({ id: jobId, workflowName: 'CI & deploy + more' }),
+    );
+  });
+
+  it('answers 400 naming the field and stores nothing for a signed form body without payload', async () => {
+    const before = await sideEffects();
+    const delivery = await signedDelivery(undefined, {
+      secret,
+      body: 'hook_id=1&zen=Keep+it+logically+awesome',
+    });
+    delivery.headers['content-type'] = 'application/x-www-form-urlencoded';
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('payload') },
+    });
+    expect(await sideEffects()).toEqual(before);
+  });
+
+  it('survives a workflow_job nested 200,000 levels deep in a field it does not read, storing only the job', async () => {
+    const jobId = ++nextJobId;
+    const delivery = await signedDelivery(undefined, { secret, body: nestedBody(jobId, 'steps', 200_000) });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 202,
+      body: { outcome: 'accepted', jobId },
+    });
+    const row = (await sandbox.twin.dynamo.scan('JobsTable')).find((r) => r.jobId === jobId)!;
+    expect(row).not.toHaveProperty('steps');
+    expect(JSON.stringify(row).length).toBeLessThan(2_000);
+    const event = sandbox.twin.events.archive.findLast(
+      (e) => (e.detail as { jobId: number }).jobId === jobId,
+    )!;
+    expect(Object.keys(event.detail as object).sort()).toEqual(DETAIL_KEYS);
+    // The sandbox keeps serving: the next delivery and the state route answer as usual.
+    expect((await postDelivery(sandbox.url, await queuedDelivery())).status).toBe(202);
+    expect((await fetch(`${sandbox.url}/sandbox/state`)).status).toBe(200);
+  });
+
+  it('answers 400 naming the field, storing nothing, when the deep nesting sits in a field it reads', async () => {
+    const before = await sideEffects();
+    const delivery = await signedDelivery(undefined, {
+      secret,
+      body: nestedBody(++nextJobId, 'labels', 200_000),
+    });
+    expect(await postDelivery(sandbox.url, delivery)).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('workflow_job.labels[0]') },
+    });
+    expect(await sideEffects()).toEqual(before);
+    expect((await postDelivery(sandbox.url, await queuedDelivery())).status).toBe(202);
+  });
+});
+
 describe('sandbox faults API', () => {
   it('arms a known fault with 201 and refuses an unknown target or error with 400 naming it', async () => {
     const post = (body: unknown) =>

@@ -9,6 +9,7 @@ import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { verify } from '@octokit/webhooks-methods';
+import { webhookPayloadOf } from './webhook-payload.ts';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -86,13 +87,16 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     name: 'github-webhook',
     modulePath: functionPath('github-webhook'),
     env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-github-webhook' },
-    timeoutMs: 10_000,
+    // serverless.yml's timeouts, scaled where the twin scales them (test/twin/dispatch-timing.ts).
+    timeoutMs: twin.timing.webhook.timeoutMs,
+    sessions: twin.lambdaSessions,
   });
   const dispatcher: TwinLambda = await loadTwinLambda({
     name: 'runner-dispatcher',
     modulePath: functionPath('runner-dispatcher'),
     env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-runner-dispatcher' },
-    timeoutMs: 30_000,
+    timeoutMs: twin.timing.dispatcher.timeoutMs,
+    sessions: twin.lambdaSessions,
   });
   // The SQS event source mapping: batches in, `batchItemFailures` back.
   twin.queues.get('DispatchQueue')!.attach(async (messages) =>
@@ -150,19 +154,20 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       // GitHub knows a job before it sends the webhook, and the dispatcher asks it about the job
       // while the intake is still answering: a delivery signed with the sandbox's secret is
       // GitHub's truth for the twin from the moment it arrives.
+      const contentType = req.headers['content-type'];
+      let observed = false;
+      const observe = (event: string, body: Buffer) => {
+        const payload = webhookPayloadOf(body, contentType);
+        if (payload === undefined) return;
+        twin.observeWebhook(event, payload);
+        observed = true;
+      };
       const observeSigned = async (body: Buffer) => {
         const event = req.headers['x-github-event'];
         const signature = req.headers['x-hub-signature-256'];
         if (typeof event !== 'string' || typeof signature !== 'string') return;
-        const text = body.toString('utf8');
-        if (!(await verify(config.sandbox.secrets.webhook, text, signature).catch(() => false))) return;
-        let payload: unknown;
-        try {
-          payload = JSON.parse(text);
-        } catch {
-          return;
-        }
-        twin.observeWebhook(event, payload);
+        const secret = config.sandbox.secrets.webhook;
+        if (await verify(secret, body.toString('utf8'), signature).catch(() => false)) observe(event, body);
       };
       const invoked = await invokeHttp(webhook, req, res, observeSigned);
       if (!invoked) return;
@@ -170,8 +175,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       if (!result.body || (result.statusCode ?? 500) >= 300) return;
       const answer = JSON.parse(result.body) as Partial<DeliveryRow> & { delivery?: string };
       // Also signed with a secret the intake still accepts during a rotation.
-      if (answer.outcome === 'accepted' && answer.event)
-        twin.observeWebhook(answer.event, JSON.parse(body.toString('utf8')));
+      if (answer.outcome === 'accepted' && answer.event && !observed) observe(answer.event, body);
       if (answer.outcome && answer.delivery) {
         deliveries.push({
           id: answer.delivery,

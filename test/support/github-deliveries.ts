@@ -35,15 +35,21 @@ export interface SignedDelivery {
   readonly body: string;
 }
 
+/**
+ * A delivery signed over its exact body bytes, as GitHub signs it. `form: true` sends it as a hook
+ * whose content type is `application/x-www-form-urlencoded`: the body is then `payload=` and the
+ * JSON, form-encoded (spaces as `+`), and the signature covers those encoded bytes.
+ */
 export const signedDelivery = async (
   payload: unknown,
-  options: { secret: string; event?: string; deliveryId?: string; body?: string },
+  options: { secret: string; event?: string; deliveryId?: string; body?: string; form?: boolean },
 ): Promise<SignedDelivery> => {
-  const body = options.body ?? JSON.stringify(payload);
+  const json = options.body ?? JSON.stringify(payload);
+  const body = options.form ? new URLSearchParams({ payload: json }).toString() : json;
   return {
     body,
     headers: {
-      'content-type': 'application/json',
+      'content-type': options.form ? 'application/x-www-form-urlencoded' : 'application/json',
       'x-github-event': options.event ?? 'workflow_job',
       'x-github-delivery': options.deliveryId ?? randomUUID(),
       'x-hub-signature-256': await sign(options.secret, body),

@@ -108,6 +108,21 @@ const HOUR = 3_600_000;
 const DOCS = 'https://docs.github.com/enterprise-server/rest';
 const lower = (s: string) => s.toLowerCase();
 const text = (v: unknown) => (typeof v === 'string' ? v : null);
+const objectOr = (v: unknown): Json =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {};
+const isScalar = (v: unknown) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+/** The named fields of `from` that hold a string, number, boolean or null; nothing nested. */
+const scalarsOf = (from: Json, fields: readonly string[]): Json =>
+  Object.fromEntries(
+    fields.filter((f) => Object.hasOwn(from, f) && isScalar(from[f])).map((f) => [f, from[f]]),
+  );
+/** The `workflow_job` fields of GitHub's payload that are scalars (labels are kept apart; steps are not kept). */
+const JOB_FIELDS = [
+  ...['id', 'run_id', 'run_attempt', 'run_url', 'node_id', 'head_sha', 'head_branch', 'url', 'html_url'],
+  ...['check_run_url', 'status', 'conclusion', 'created_at', 'started_at', 'completed_at', 'name'],
+  ...['workflow_name', 'runner_id', 'runner_name', 'runner_group_id', 'runner_group_name'],
+];
+const OWNER_FIELDS = ['login', 'id', 'type'];
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'); // as GitHub writes them
 const error = (status: number, message: string): Answer => [status, { message, documentation_url: DOCS }];
 const NOT_FOUND = error(404, 'Not Found');
@@ -330,16 +345,23 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
   };
 
   // ---- webhooks in ----
+  /**
+   * Takes what the twin needs from a delivery and nothing else: the job's scalar fields (as GitHub
+   * names them, for its REST answers and the runners' own deliveries), its string labels, and who
+   * owns the repository. The rest is never kept, cloned or walked, so no input — a field nested
+   * 200,000 deep, a label that is an object, a payload that is `null` — can make this throw.
+   */
   const observeWebhook = (event: string, payload: unknown) => {
-    const p = payload as Json & { repository?: { full_name?: unknown; owner?: { login?: unknown } } };
-    const fullName = text(p.repository?.full_name);
-    const owner =
-      text(p.repository?.owner?.login) ?? fullName?.split('/')[0] ?? text((p.organization as Json)?.login);
+    const p = objectOr(payload);
+    const repository = objectOr(p.repository);
+    const repoOwner = objectOr(repository.owner);
+    const fullName = text(repository.full_name);
+    const owner = text(repoOwner.login) ?? fullName?.split('/')[0] ?? text(objectOr(p.organization).login);
     if (!owner) return;
     if (fullName) repoOwners.set(lower(fullName), lower(owner));
-    const given = (p.installation as Json | undefined)?.id;
-    const installationId = typeof given === 'number' ? given : null;
-    const type = text((p.repository?.owner as Json | undefined)?.type) ?? 'Organization';
+    const given = objectOr(p.installation).id;
+    const installationId = Number.isSafeInteger(given) ? (given as number) : null;
+    const type = text(repoOwner.type) ?? 'Organization';
     if (installationId !== null || !installations.has(lower(owner)))
       installations.set(lower(owner), {
         id: installationId ?? derivedInstallationId(owner),
@@ -347,12 +369,17 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
         type,
       });
 
-    const w = p.workflow_job as Json | undefined;
-    const action = p.action as JobStatus;
-    if (event !== 'workflow_job' || !fullName || !(action in RANK) || typeof w?.id !== 'number') return;
-    let job = jobs.get(w.id);
+    const raw = objectOr(p.workflow_job);
+    const w = scalarsOf(raw, JOB_FIELDS);
+    const action = text(p.action) as JobStatus;
+    if (event !== 'workflow_job' || !fullName || !Object.hasOwn(RANK, action)) return;
+    if (!Number.isSafeInteger(w.id)) return;
+    const id = w.id as number;
+    let job = jobs.get(id);
     if (!job) {
-      const labels = Array.isArray(w.labels) ? w.labels.map(String) : [];
+      const labels = Array.isArray(raw.labels)
+        ? raw.labels.filter((l): l is string => typeof l === 'string')
+        : [];
       const live: Live = {
         status: action,
         conclusion: null,
@@ -361,13 +388,20 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
         started_at: null,
         completed_at: null,
       };
-      const stored = { id: w.id, owner, repository: fullName, labels, installationId, live, seq: seq++ };
+      const stored = { id, owner, repository: fullName, labels, installationId, live, seq: seq++ };
       job = {
         ...stored,
         createdMs: Date.parse(text(w.created_at) ?? '') || 0,
-        payload: structuredClone({ ...p, workflow_job: w }),
+        payload: {
+          repository: {
+            ...scalarsOf(repository, ['id', 'name', 'full_name']),
+            owner: scalarsOf(repoOwner, OWNER_FIELDS),
+          },
+          ...(installationId === null ? {} : { installation: { id: installationId } }),
+          workflow_job: { ...w, labels: [...labels] },
+        },
       };
-      jobs.set(w.id, job);
+      jobs.set(id, job);
     } else if (RANK[action] < RANK[job.live.status]) return; // late or repeated: GitHub never goes back
     const live = job.live;
     live.status = action;
@@ -381,7 +415,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     if (action === 'completed') {
       Object.assign(live, { conclusion: w.conclusion ?? null, completed_at: w.completed_at ?? null });
       // Cancelled elsewhere: the runner on it stops and, being ephemeral, goes away.
-      for (const r of runners.filter((r) => r.state === 'busy' && r.jobId === w.id)) {
+      for (const r of runners.filter((r) => r.state === 'busy' && r.jobId === id)) {
         r.stop?.();
         r.state = 'deregistered';
       }

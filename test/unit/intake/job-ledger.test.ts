@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDynamoJobLedger } from '../../../shared/ledger/job-ledger.ts';
+import { createDynamoJobLedger, JOB_RETENTION_SECONDS } from '../../../shared/ledger/job-ledger.ts';
 import type { WorkflowJobEvent } from '../../../shared/intake/workflow-job.ts';
 import { startDynamoForTest } from '../../support/dynamo.ts';
 import { workflowJobEvent } from '../../support/workflow-job-event.ts';
@@ -60,5 +60,16 @@ describe('job ledger on DynamoDB', () => {
     const rows = await db.dynamo.scan('JobsTable');
     expect(rows.map((r) => r.pk).sort()).toEqual(['42#1', '42#2']);
     expect(rows.find((r) => r.pk === '42#1')!.queuedAt).toBe(t1.toISOString());
+  });
+  it("writes a TTL past GitHub's 35-day run limit, pushed back by every webhook about the job", async () => {
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    const queuedAt = new Date('2026-11-23T10:00:00Z');
+    await ledger.recordWebhook(job('queued'), by(queuedAt));
+    const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+    expect((await row()).expiresAt).toBe(epoch(queuedAt) + JOB_RETENTION_SECONDS);
+    expect(JOB_RETENTION_SECONDS).toBeGreaterThan(35 * 24 * 3600);
+    const completedAt = new Date('2026-12-20T10:00:00Z');
+    await ledger.recordWebhook(job('completed', { conclusion: 'success' }), by(completedAt));
+    expect((await row()).expiresAt).toBe(epoch(completedAt) + JOB_RETENTION_SECONDS);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sign } from '@octokit/webhooks-methods';
 import { createWebhookIntake, MAX_BODY_BYTES } from '../../../shared/intake/receive-webhook.ts';
 import type { DeliveryClaim, DeliveryClaims } from '../../../shared/intake/delivery-claims.ts';
-import type { WorkflowJobEvent } from '../../../shared/intake/workflow-job.ts';
+import type { WorkflowJobDetail } from '../../../shared/events/control-plane-events.ts';
 import { workflowJobPayload } from '../../support/github-deliveries.ts';
 
 const SECRET = 'unit-secret';
@@ -27,7 +27,7 @@ const fakes = (options: { failPublish?: boolean; ledgerChanged?: boolean } = {})
       claimed.delete(claim.bodyHash);
     },
   };
-  const published: WorkflowJobEvent[] = [];
+  const published: WorkflowJobDetail[] = [];
   const intake = createWebhookIntake({
     secrets: { current: async () => [SECRET] },
     claims,
@@ -51,6 +51,11 @@ const fakes = (options: { failPublish?: boolean; ledgerChanged?: boolean } = {})
 
 const request = async (payload: unknown, headers: Record<string, string | undefined> = {}, body?: string) => {
   const text = body ?? JSON.stringify(payload);
+  return signedRequest(text, headers);
+};
+
+/** A request signed over `text`, the exact body bytes, as GitHub signs them. */
+const signedRequest = async (text: string, headers: Record<string, string | undefined> = {}) => {
   return {
     headers: {
       'x-github-event': 'workflow_job',
@@ -168,5 +173,141 @@ describe('webhook intake', () => {
     expect(response).toEqual({ status: 500, body: { error: 'internal error' } });
     expect(effects).toContain('release delivery-1');
     expect(effects).not.toContain('complete delivery-1');
+  });
+  it.each([
+    ['more than 64 labels', { labels: Array.from({ length: 65 }, (_, i) => `l${i}`) }, 'workflow_job.labels'],
+    ['a label over 256 characters', { labels: ['self-hosted', 'x'.repeat(257)] }, 'workflow_job.labels[1]'],
+    ['a job id of 0', { id: 0 }, 'workflow_job.id'],
+    ['a negative run id', { run_id: -5 }, 'workflow_job.run_id'],
+    ['a run attempt of 0', { run_attempt: 0 }, 'workflow_job.run_attempt'],
+    [
+      'a workflow name over 1,024 characters',
+      { workflow_name: 'w'.repeat(1025) },
+      'workflow_job.workflow_name',
+    ],
+    ['a head branch over 1,024 characters', { head_branch: 'b'.repeat(1025) }, 'workflow_job.head_branch'],
+    ['a job name over 1,024 characters', { name: 'n'.repeat(1025) }, 'workflow_job.name'],
+  ])('answers 400 naming the field and stores nothing for %s', async (_case, job, field) => {
+    const { intake, effects } = fakes();
+    const response = await intake.receive(await request(workflowJobPayload('queued', job)));
+    expect(response.status).toBe(400);
+    expect(String(response.body.error)).toContain(`${field}: expected`);
+    expect(effects).toEqual([]);
+  });
+
+  it('answers 400 naming the field for an owner or repository name past its bound', async () => {
+    const { intake, effects } = fakes();
+    const long = (owner: string, name: string) =>
+      workflowJobPayload(
+        'queued',
+        {},
+        { repository: { full_name: `${owner}/${name}`, owner: { login: owner } } },
+      );
+    const owner = await intake.receive(await request(long('o'.repeat(256), 'app')));
+    expect(String(owner.body.error)).toContain('repository.owner.login: expected');
+    const repository = await intake.receive(await request(long('acme', 'r'.repeat(600))));
+    expect(String(repository.body.error)).toContain('repository.full_name: expected');
+    expect([owner.status, repository.status]).toEqual([400, 400]);
+    expect(effects).toEqual([]);
+  });
+
+  it('accepts 64 labels of 256 characters, counting a character outside the BMP once', async () => {
+    const { intake } = fakes();
+    const labels = Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(128, '-') + '😀'.repeat(128));
+    const response = await intake.receive(await request(workflowJobPayload('queued', { id: 5, labels })));
+    expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId: 5 } });
+  });
+
+  it('answers 400 for an X-GitHub-Delivery longer than 256 characters, storing nothing', async () => {
+    const { intake, effects } = fakes();
+    const response = await intake.receive(
+      await request(workflowJobPayload('queued'), { 'x-github-delivery': 'd'.repeat(257) }),
+    );
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/X-GitHub-Delivery/) },
+    });
+    expect(effects).toEqual([]);
+  });
+
+  it('publishes only what the dispatcher reads: no job name, no timestamps, no stale runner name', async () => {
+    const { intake, published } = fakes();
+    const payload = workflowJobPayload('queued', { id: 8, name: 'build', runner_name: 'stale-runner' });
+    expect((await intake.receive(await request(payload))).status).toBe(202);
+    expect(published[0]).toEqual({
+      action: 'queued',
+      jobId: 8,
+      runId: payload.workflow_job.run_id,
+      runAttempt: payload.workflow_job.run_attempt,
+      repository: 'Codertocat/Hello-World',
+      owner: (payload.repository as { owner: { login: string } }).owner.login,
+      labels: payload.workflow_job.labels,
+      workflowName: payload.workflow_job.workflow_name,
+      headBranch: payload.workflow_job.head_branch,
+      installationId: (payload.installation as { id: number }).id,
+      deliveryId: 'delivery-1',
+      runnerName: null,
+      conclusion: null,
+    });
+  });
+
+  it('keeps the runner name and conclusion on a completed job', async () => {
+    const { intake, published } = fakes();
+    const payload = workflowJobPayload('completed', {
+      id: 9,
+      runner_name: 'ghes-cp-9',
+      conclusion: 'failure',
+    });
+    expect((await intake.receive(await request(payload))).status).toBe(202);
+    expect(published[0]).toMatchObject({
+      action: 'completed',
+      runnerName: 'ghes-cp-9',
+      conclusion: 'failure',
+    });
+  });
+
+  it('accepts a form-encoded delivery (payload=…) signed over the encoded bytes', async () => {
+    const { intake, effects, published } = fakes();
+    const payload = workflowJobPayload('queued', { id: 12, workflow_name: 'CI + deploy & more' });
+    const form = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    const response = await intake.receive(
+      await signedRequest(form, { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }),
+    );
+    expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId: 12 } });
+    expect(published[0]).toMatchObject({ jobId: 12, workflowName: 'CI + deploy & more' });
+    expect(effects).toEqual(['claim delivery-1', 'ledger 12 queued', 'publish 12', 'complete delivery-1']);
+  });
+
+  it('answers 401 for a form body whose signature covers the decoded JSON instead of the raw bytes', async () => {
+    const { intake, effects } = fakes();
+    const json = JSON.stringify(workflowJobPayload('queued'));
+    const response = await intake.receive({
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-github-event': 'workflow_job',
+        'x-github-delivery': 'delivery-1',
+        'x-hub-signature-256': await sign(SECRET, json),
+      },
+      body: Buffer.from(new URLSearchParams({ payload: json }).toString()),
+    });
+    expect(response.status).toBe(401);
+    expect(effects).toEqual([]);
+  });
+
+  it('answers 400 naming the field for a signed form body without payload', async () => {
+    const { intake, effects } = fakes();
+    const response = await intake.receive(
+      await signedRequest('zen=Design+for+failure', { 'content-type': 'application/x-www-form-urlencoded' }),
+    );
+    expect(response).toMatchObject({ status: 400, body: { error: expect.stringContaining('"payload"') } });
+    expect(effects).toEqual([]);
+  });
+
+  it('accepts a job whose unread fields nest 200,000 deep, publishing only the job', async () => {
+    const { intake, published } = fakes();
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    const text = JSON.stringify(workflowJobPayload('queued', { id: 13, steps: '@' })).replace('"@"', deep);
+    expect(await intake.receive(await signedRequest(text))).toMatchObject({ status: 202 });
+    expect(JSON.stringify(published[0]).length).toBeLessThan(1_000);
   });
 });
