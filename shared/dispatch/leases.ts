@@ -24,6 +24,22 @@ export interface Leases {
   slotsInUse(pool: string): Promise<number>;
 }
 
+/**
+ * DynamoDB TTL (`expiresAt`, epoch seconds) on the lease rows that are safe to lose.
+ *
+ * Instance leases (`instance#…`) and their `joblease#…` index go a day after `leaseUntil`. TTL
+ * never deletes before `expiresAt`, and after `leaseUntil` the row is dead anyway (another job may
+ * take the instance, the claim's condition checks `leaseUntil`, not existence); the day lets a job
+ * that outran its lease still find and release the instance when it completes.
+ *
+ * Capacity slots (`slot#…`) and the pools' `inUse` counters have no TTL: the counter is only
+ * consistent because a slot's delete and its decrement happen in one transaction (`releaseSlot`).
+ * A slot that TTL deleted would leave `inUse` counting it forever and the pool one runner smaller
+ * for good. Making that safe needs a stream consumer that decrements on TTL deletes; until then a
+ * slot lives until its job completes.
+ */
+const INSTANCE_LEASE_TTL_MARGIN_SECONDS = 24 * 3600;
+
 export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases => {
   const key = (pk: string) => ({ pk: { S: pk } });
   const leases: Leases = {
@@ -102,6 +118,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
     },
 
     async claimInstance(instanceId, jobKey, now, until) {
+      const expiresAt = { N: String(until + INSTANCE_LEASE_TTL_MARGIN_SECONDS) };
       try {
         await dynamo('TransactWriteItems', {
           TransactItems: [
@@ -112,6 +129,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
                   ...key(`instance#${instanceId}`),
                   jobKey: { S: jobKey },
                   leaseUntil: { N: String(until) },
+                  expiresAt,
                 },
                 // The lease expiry is in the condition: TTL deletes late and is no lock expiry.
                 ConditionExpression: 'attribute_not_exists(pk) OR leaseUntil < :now OR jobKey = :job',
@@ -121,7 +139,7 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
             {
               Put: {
                 TableName: tableName,
-                Item: { ...key(`joblease#${jobKey}`), instanceId: { S: instanceId } },
+                Item: { ...key(`joblease#${jobKey}`), instanceId: { S: instanceId }, expiresAt },
               },
             },
           ],

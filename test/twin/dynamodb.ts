@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { TwinAwsError, type TwinAwsRequest, type TwinAwsService } from './aws-endpoint.ts';
+import type { TwinClock } from './clock.ts';
+import { createTtlReaper } from './dynamodb-ttl.ts';
 
 /**
  * DynamoDB through dynalite (a real engine, in memory). dynalite lacks transactions, so the twin
@@ -10,16 +12,18 @@ import { TwinAwsError, type TwinAwsRequest, type TwinAwsService } from './aws-en
  * and, when one fails, restores the items already written, answering
  * `TransactionCanceledException` with per-item `CancellationReasons` as DynamoDB does.
  * Every other operation waits while a transaction runs, so none sees a half-applied one.
+ * dynalite has no TTL either: dynamodb-ttl.ts deletes expired items at the twin's timeScale.
  */
 const require = createRequire(import.meta.url);
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
-interface TableResource {
+export interface TableResource {
   Type: string;
   Properties: {
     AttributeDefinitions: unknown[];
     KeySchema: { AttributeName: string; KeyType: string }[];
     GlobalSecondaryIndexes?: unknown[];
+    TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
   };
 }
 
@@ -76,7 +80,20 @@ export interface DynamoTwin extends TwinAwsService {
   close(): Promise<void>;
 }
 
-export const startDynamoTwin = async (): Promise<DynamoTwin> => {
+export interface DynamoTwinOptions {
+  /**
+   * The simulated time TTL runs in (`clock.timeScale`, `clock.now()`). Without one the twin has no
+   * TTL, as dynalite: unit tests that write fixed dates long past keep their rows.
+   */
+  readonly clock?: Pick<TwinClock, 'timeScale' | 'now'>;
+  /** Real ms between two TTL sweeps: how late, at most, an expired item goes (default 200). */
+  readonly ttlSweepMs?: number;
+  /** Table definitions by logical id (default: `infra/dynamodb-tables.json`, what serverless.yml deploys). */
+  readonly tables?: Record<string, TableResource>;
+}
+
+export const startDynamoTwin = async (options: DynamoTwinOptions = {}): Promise<DynamoTwin> => {
+  const tables = options.tables ?? tableDefinitions();
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -113,7 +130,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
     return body;
   };
 
-  for (const [logicalId, resource] of Object.entries(tableDefinitions())) {
+  for (const [logicalId, resource] of Object.entries(tables)) {
     const { AttributeDefinitions, KeySchema, GlobalSecondaryIndexes } = resource.Properties;
     await callOrThrow('CreateTable', {
       TableName: logicalId,
@@ -125,7 +142,7 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
   }
 
   const keyOf = (tableName: string, item: Record<string, unknown>) => {
-    const resource = tableDefinitions()[tableName];
+    const resource = tables[tableName];
     if (!resource)
       throw new TwinAwsError('ResourceNotFoundException', `Requested resource not found: ${tableName}`);
     return Object.fromEntries(
@@ -237,6 +254,42 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
       return body;
     });
 
+  const { clock } = options;
+  const ttl =
+    clock &&
+    createTtlReaper({
+      attributes: new Map(
+        Object.entries(tables).flatMap(([name, { Properties }]) =>
+          Properties.TimeToLiveSpecification?.Enabled
+            ? [[name, Properties.TimeToLiveSpecification.AttributeName]]
+            : [],
+        ),
+      ),
+      timeScale: clock.timeScale,
+      now: () => clock.now().getTime(),
+      sweepMs: options.ttlSweepMs ?? 200,
+      keyOf,
+      read: async (TableName, Key) =>
+        (await lock.shared(() => callOrThrow('GetItem', { TableName, Key, ConsistentRead: true }))).Item as
+          Record<string, unknown> | undefined,
+      remove: async (TableName, Key, attribute, expiresAt) => {
+        const { status, body } = await lock.shared(() =>
+          call('DeleteItem', {
+            TableName,
+            Key,
+            ConditionExpression: '#ttl = :expiresAt',
+            ExpressionAttributeNames: { '#ttl': attribute },
+            ExpressionAttributeValues: { ':expiresAt': { N: expiresAt } },
+          }),
+        );
+        // A condition failure means the item was rewritten with another expiry (or deleted): it stays.
+        if (status >= 300 && !String(body.__type).endsWith('ConditionalCheckFailedException')) {
+          throw new TwinAwsError(String(body.__type), String(body.message), status);
+        }
+      },
+    });
+  const writes = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
   return {
     id: 'dynamodb',
     signingName: 'dynamodb',
@@ -258,8 +311,17 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
         IdempotentParameterMismatchException: 400,
       },
     },
-    handle: (request) =>
-      request.operation === 'TransactWriteItems' ? transactWrite(request.input) : passthrough(request),
+    async handle(request) {
+      const result = await (request.operation === 'TransactWriteItems'
+        ? transactWrite(request.input)
+        : passthrough(request));
+      // Bookkeeping must never turn a write that happened into an error for the caller.
+      if (ttl && writes.has(request.operation))
+        await ttl
+          .noteWrite(request.operation, request.input)
+          .catch((error: unknown) => console.error('twin dynamodb: TTL bookkeeping failed', error));
+      return result;
+    },
     async scan(tableName) {
       const { fromItem } = await import('../../shared/aws/dynamo-item.ts');
       const rows: Record<string, unknown>[] = [];
@@ -277,6 +339,9 @@ export const startDynamoTwin = async (): Promise<DynamoTwin> => {
       } while (startKey);
       return rows;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => {
+      ttl?.close();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 };

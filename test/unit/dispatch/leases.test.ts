@@ -59,4 +59,22 @@ describe('leases on DynamoDB', () => {
     expect(await leases.instanceOf('b#1')).toBeUndefined();
     expect(await leases.claimInstance('i-1', 'c#1', 2002, 3000)).toBe(true);
   });
+  it('gives instance leases a TTL a day after leaseUntil, and slots and pool counters none', async () => {
+    const leases = createDynamoLeases(db.call, 'LeasesTable');
+    expect(await leases.claimInstance('i-9', 'j#1', 1_000, 7_000)).toBe(true);
+    expect(await leases.claimSlot('linux', 'j#1', 2)).toBe(true);
+    const rows = Object.fromEntries((await db.dynamo.scan('LeasesTable')).map((r) => [r.pk, r]));
+    expect(rows['instance#i-9']).toMatchObject({ leaseUntil: 7_000, expiresAt: 7_000 + 24 * 3600 });
+    expect(rows['joblease#j#1']).toMatchObject({ instanceId: 'i-9', expiresAt: 7_000 + 24 * 3600 });
+    // A slot deleted by TTL would leave the pool's counter counting it forever.
+    expect(rows['slot#j#1']).not.toHaveProperty('expiresAt');
+    expect(rows['pool#linux']).not.toHaveProperty('expiresAt');
+    // A renewed lease moves its expiry with it.
+    expect(await leases.claimInstance('i-9', 'j#1', 6_000, 9_000)).toBe(true);
+    const renewed = await db.dynamo.scan('LeasesTable');
+    expect(renewed.filter((r) => r.expiresAt !== undefined).map((r) => r.expiresAt)).toEqual([
+      9_000 + 24 * 3600,
+      9_000 + 24 * 3600,
+    ]);
+  });
 });
