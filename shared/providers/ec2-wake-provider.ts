@@ -17,6 +17,14 @@ const tryNextCandidate = new Set([
   'Unsupported',
 ]);
 
+/**
+ * Names the dispatcher's parameter prefix on each runner instance. The user data reads its
+ * credentials under it (infra/ec2-runner-user-data.yaml); the dispatcher wakes only instances whose
+ * tag matches its own prefix, so it never wakes one that would look elsewhere (and powers off), nor
+ * another stage's instance of a pool with the same name.
+ */
+export const PARAMETER_PREFIX_TAG = 'ghes-cp:parameter-prefix';
+
 interface Candidate {
   readonly instanceId: string;
   readonly placement: string;
@@ -45,6 +53,7 @@ export const createEc2WakeProvider = (options: {
         new DescribeInstancesCommand({
           Filters: [
             { Name: `tag:${target.tagKey}`, Values: [target.tagValue] },
+            { Name: `tag:${PARAMETER_PREFIX_TAG}`, Values: [options.parameterPrefix] },
             { Name: 'instance-state-name', Values: ['stopped'] },
           ],
           ...(NextToken ? { NextToken } : {}),
@@ -82,9 +91,10 @@ export const createEc2WakeProvider = (options: {
           return true;
         } catch (error) {
           await options.leases.releaseInstance(instanceId, request.jobKey);
-          // A parameter left behind is never read (the next wake replaces it); losing the launch
-          // error to a cleanup error would hide why the instance did not start.
-          await options.credentials.remove(parameterFor(instanceId)).catch(() => undefined);
+          // The parameter is left behind: readable only by this instance, which did not start, and
+          // overwritten by its next wake. Deleting it here held the job up for the SDK's whole
+          // throttling backoff (5–7 s a candidate: 6 candidates outlast the 30 s timeout), and a
+          // delete landing after another job's wake of this instance would take that job's credentials.
           const code = (error as Error).name;
           if (!tryNextCandidate.has(code)) throw error;
           failures.push(`${instanceId} (${placement}): ${code}`);
@@ -114,14 +124,14 @@ export const createEc2WakeProvider = (options: {
           return { resourceId: candidate.instanceId };
         }
       }
-      const pool = `${target.tagKey}=${target.tagValue}`;
+      const tags = `${target.tagKey}=${target.tagValue} and ${PARAMETER_PREFIX_TAG}=${options.parameterPrefix}`;
       const why = [
         ...(failures.length ? [`no stopped instance could start: ${failures.slice(0, 5).join('; ')}`] : []),
         ...(leasedToOthers
           ? [`${leasedToOthers} of ${stopped} stopped instances are being woken for other jobs`]
           : []),
       ];
-      throw new NoCapacityError(why.length ? why.join('; ') : `no stopped instance tagged ${pool}`);
+      throw new NoCapacityError(why.length ? why.join('; ') : `no stopped instance tagged ${tags}`);
     },
     async isAlive(instanceId) {
       try {

@@ -4,6 +4,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   utimesSync,
   writeFileSync,
@@ -25,7 +26,8 @@ export interface BootRun {
   /** ACTIONS_RUNNER_INPUT_* config.sh saw (registration-token path). */
   readonly configEnv: Record<string, string>;
   readonly exitCode: number | null;
-  readonly parameterLeft: boolean;
+  /** Parameter Store names still there when the script ended. */
+  readonly parametersLeft: string[];
   readonly staleRegistration: boolean;
 }
 
@@ -47,8 +49,13 @@ const envOf = (text: string) =>
 export const runBootScript = async (
   script: string,
   options: {
-    /** The parameter's value (JSON), or undefined when none was written. */
-    parameter?: string;
+    /** Parameter Store as the dispatcher left it: name → value (JSON). */
+    parameters?: Record<string, string>;
+    /**
+     * The instance as IMDSv2 shows it. `tags`: only those readable under `meta-data/tags/instance/`;
+     * leave a tag out for an instance without it or with tags not allowed in its metadata (both 404).
+     */
+    instance?: { id?: string; tags?: Record<string, string> };
     runner: 'runs-a-job' | 'idles';
     env?: Record<string, string>;
     /** The disk as an earlier boot left it: a Worker log of its job and a local registration. */
@@ -61,22 +68,42 @@ export const runBootScript = async (
   mkdirSync(bin);
   mkdirSync(home);
   const logFile = join(root, 'log');
-  const parameterFile = join(root, 'parameter');
-  if (options.parameter !== undefined) writeFileSync(parameterFile, options.parameter);
+  // One file per parameter, its name with `/` spelt %2F, so no name can point outside the folder.
+  const ssm = join(root, 'ssm');
+  const fileOf = (name: string) => join(ssm, name.replaceAll('/', '%2F'));
+  mkdirSync(ssm);
+  for (const [name, value] of Object.entries(options.parameters ?? {})) writeFileSync(fileOf(name), value);
+  const tags = join(root, 'imds-tags');
+  mkdirSync(tags);
+  for (const [key, value] of Object.entries(options.instance?.tags ?? {}))
+    writeFileSync(join(tags, key), value);
   const record = `echo "$(basename "$0") $*" >> ${logFile}`;
+  // IMDSv2: metadata only with the session token; a missing path is a 404 (curl -f: exit 22).
   stub(
     bin,
     'curl',
     `${record}
-case "$*" in *api/token*) echo imds-token ;; *instance-id*) echo i-0test ;; *placement/region*) echo eu-west-1 ;; *) exit 22 ;; esac`,
+case "$*" in *"PUT http://169.254.169.254/latest/api/token"*) echo imds-token; exit 0 ;; esac
+case "$*" in *"X-aws-ec2-metadata-token: imds-token"*) ;; *) exit 22 ;; esac
+url=\${@: -1}
+case "$url" in
+  */meta-data/instance-id) echo ${options.instance?.id ?? 'i-0test'} ;;
+  */meta-data/placement/region) echo eu-west-1 ;;
+  */meta-data/tags/instance/*) key=\${url##*/tags/instance/}; [ -f "${tags}/$key" ] && cat "${tags}/$key" || exit 22 ;;
+  *) exit 22 ;;
+esac`,
   );
+  // Parameter Store by name: ParameterNotFound (exit 254) for a name nobody wrote.
   stub(
     bin,
     'aws',
     `${record}
+name=''; previous=''
+for arg in "$@"; do [ "$previous" = --name ] && name=$arg; previous=$arg; done
+file="${ssm}/\${name//\\//%2F}"
 case "$*" in
-  *"ssm get-parameter"*) [ -f ${parameterFile} ] && cat ${parameterFile} || exit 254 ;;
-  *"ssm delete-parameter"*) rm -f ${parameterFile} ;;
+  *"ssm get-parameter"*) [ -n "$name" ] && [ -f "$file" ] && cat "$file" || exit 254 ;;
+  *"ssm delete-parameter"*) [ -n "$name" ] && [ -f "$file" ] && rm -f "$file" || exit 254 ;;
 esac`,
   );
   stub(bin, 'runuser', `${record}\nwhile [ "$1" != -- ]; do shift; done; shift; exec "$@"`);
@@ -133,7 +160,7 @@ while :; do /usr/bin/sleep 0.02; done`,
     runnerArgs: read('runner.args').trim(),
     configEnv: envOf(read('config.env')),
     exitCode,
-    parameterLeft: existsSync(parameterFile),
+    parametersLeft: readdirSync(ssm).map((file) => file.replaceAll('%2F', '/')),
     staleRegistration: existsSync(join(home, '.runner')),
   };
 };

@@ -47,12 +47,15 @@ describe.each([
 });
 
 it('the user data runs on every boot, reads its own instance parameter and stops the instance after one job', () => {
-  expect(bootScript).toMatch(/PARAMETER_PREFIX\/instances\/\$instance_id/);
+  expect(bootScript).toMatch(/parameter_prefix\/instances\/\$instance_id/);
   expect(bootScript).toMatch(/--with-decryption/);
   expect(bootScript.trimEnd().split('\n').at(-1)).toBe('shutdown -h now');
 });
 
 describe('the EC2 boot script, run under bash with the machine stubbed', () => {
+  // A stage other than the one the user data once hard-coded (prod).
+  const DEV = '/ghes-control-plane/dev/runners';
+  const PREFIX_TAG = 'ghes-cp:parameter-prefix';
   const jit = (idleMinutes: number) =>
     JSON.stringify({
       kind: 'jit',
@@ -60,14 +63,20 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
       encodedJitConfig: 'SECRET-JIT',
       idleMinutes,
     });
+  /** A dev instance woken by the dev dispatcher: tagged with dev's prefix, its parameter written there. */
+  const wokenInDev = (parameter: string) => ({
+    instance: { id: 'i-0test', tags: { 'ghes-cp:pool': 'linux', [PREFIX_TAG]: DEV } },
+    parameters: { [`${DEV}/instances/i-0test`]: parameter },
+  });
+  const getParameterCalls = (log: string[]) => log.filter((line) => line.startsWith('aws ssm get-parameter'));
 
-  it('reads its own parameter, deletes it before the runner starts, runs one job and powers off', async () => {
-    const run = await runBootScript(bootScript, { parameter: jit(10), runner: 'runs-a-job' });
+  it('reads its parameter under the prefix its instance tag names, deletes it before the runner starts, runs one job and powers off', async () => {
+    const run = await runBootScript(bootScript, { ...wokenInDev(jit(10)), runner: 'runs-a-job' });
     const at = (prefix: string) => run.log.findIndex((line) => line.startsWith(prefix));
-    expect(run.log).toContain(
-      'aws ssm get-parameter --region eu-west-1 --name /ghes-control-plane/prod/runners/instances/i-0test --with-decryption --query Parameter.Value --output text',
-    );
-    expect(run.parameterLeft).toBe(false);
+    expect(getParameterCalls(run.log)).toEqual([
+      `aws ssm get-parameter --region eu-west-1 --name ${DEV}/instances/i-0test --with-decryption --query Parameter.Value --output text`,
+    ]);
+    expect(run.parametersLeft).toEqual([]);
     expect(at('aws ssm delete-parameter')).toBeLessThan(at('run.sh started'));
     expect(run.runnerEnv).toEqual({ ACTIONS_RUNNER_INPUT_JITCONFIG: 'SECRET-JIT' });
     expect(run.runnerArgs).toBe(''); // nothing secret in the process list
@@ -76,7 +85,7 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
   });
 
   it('stops an idle runner after idleMinutes and powers off', async () => {
-    const run = await runBootScript(bootScript, { parameter: jit(1), runner: 'idles' });
+    const run = await runBootScript(bootScript, { ...wokenInDev(jit(1)), runner: 'idles' });
     expect(run.log).toEqual(
       expect.arrayContaining(['pkill -INT -f Runner.Listener', 'run.sh interrupted', 'shutdown -h now']),
     );
@@ -84,7 +93,11 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
   });
 
   it("on a later wake, is not fooled by the last boot's Worker log, and drops its stale registration", async () => {
-    const run = await runBootScript(bootScript, { parameter: jit(1), runner: 'idles', earlierBoot: true });
+    const run = await runBootScript(bootScript, {
+      ...wokenInDev(jit(1)),
+      runner: 'idles',
+      earlierBoot: true,
+    });
     expect(run.log).toEqual(expect.arrayContaining(['pkill -INT -f Runner.Listener', 'run.sh interrupted']));
     expect(run.staleRegistration).toBe(false);
     expect(run.log.at(-1)).toBe('shutdown -h now');
@@ -100,7 +113,7 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
       runnerGroup: 'production-deploy',
       idleMinutes: 10,
     });
-    const run = await runBootScript(bootScript, { parameter, runner: 'runs-a-job' });
+    const run = await runBootScript(bootScript, { ...wokenInDev(parameter), runner: 'runs-a-job' });
     expect(run.log).toContain('config.sh --unattended --ephemeral --disableupdate');
     expect(run.log.join('\n')).not.toContain('SECRET-TOKEN');
     expect(run.configEnv).toEqual({
@@ -114,8 +127,50 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
   });
 
   it('powers off without starting a runner when no credentials were left for it', async () => {
-    const run = await runBootScript(bootScript, { runner: 'runs-a-job' });
-    expect(run.log.filter((line) => line.startsWith('aws ssm get-parameter'))).toHaveLength(5);
+    const { instance } = wokenInDev(jit(10));
+    const run = await runBootScript(bootScript, { instance, runner: 'runs-a-job' });
+    expect(getParameterCalls(run.log)).toHaveLength(5);
+    expect(run.log).not.toContain('run.sh started');
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
+  it('powers off, naming the tag and how to fix it, when its instance has no prefix tag (or hides tags from metadata)', async () => {
+    // Prepare: the dispatcher did write this instance's parameter; the instance cannot tell where.
+    const { parameters } = wokenInDev(jit(10));
+
+    // Act
+    const run = await runBootScript(bootScript, {
+      instance: { id: 'i-0test', tags: { 'ghes-cp:pool': 'linux' } },
+      parameters,
+      runner: 'runs-a-job',
+    });
+
+    // Assess
+    expect(run.log).toContain(
+      "logger -t ghes-cp-runner -- no instance tag ghes-cp:parameter-prefix in the instance metadata: tag this instance ghes-cp:parameter-prefix=/<service>/<stage>/runners (the dispatcher's RUNNER_PARAMETER_PREFIX) and run aws ec2 modify-instance-metadata-options --instance-id i-0test --instance-metadata-tags enabled; stopping",
+    );
+    expect(run.log.filter((line) => line.startsWith('aws '))).toEqual([]);
+    expect(run.log).not.toContain('run.sh started');
+    expect(run.parametersLeft).toEqual([`${DEV}/instances/i-0test`]);
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
+  it.each([
+    ['no leading slash', 'ghes-control-plane/dev/runners'],
+    ['a trailing slash', '/ghes-control-plane/dev/runners/'],
+    ['an empty segment', '/ghes-control-plane//runners'],
+    ['a character Parameter Store refuses', '/ghes-control-plane/dév/runners'],
+    ['a space', '/ghes-control-plane/dev runners'],
+    ['an empty value', ''],
+  ])('powers off, naming the tag and its value, when the prefix tag has %s', async (_why, value) => {
+    const run = await runBootScript(bootScript, {
+      instance: { tags: { [PREFIX_TAG]: value } },
+      runner: 'runs-a-job',
+    });
+    expect(run.log).toContain(
+      `logger -t ghes-cp-runner -- instance tag ghes-cp:parameter-prefix="${value}" is not a Parameter Store path: set it to the dispatcher's RUNNER_PARAMETER_PREFIX, /<service>/<stage>/runners; stopping`,
+    );
+    expect(run.log.filter((line) => line.startsWith('aws '))).toEqual([]);
     expect(run.log).not.toContain('run.sh started');
     expect(run.log.at(-1)).toBe('shutdown -h now');
   });

@@ -119,6 +119,46 @@ describe('EC2 twin over the real SDK', () => {
     expect(twin.list()[0]!.instanceId).toMatch(/^i-0[0-9a-f]{16}$/);
   });
 
+  it("tags every seeded instance with the stack's parameter prefix, so each stage's dispatcher finds only its own", async () => {
+    // Prepare: prod's fleet, plus one instance of a pool with the same name set up for dev.
+    const prod = '/ghes-control-plane/prod/runners';
+    const dev = '/ghes-control-plane/dev/runners';
+    const devInstance = 'i-0dddddddddddddd01';
+    const { client, twin } = await start({
+      parameterPrefix: prod,
+      instances: [
+        ...seeds,
+        {
+          instanceId: devInstance,
+          pool: 'linux-x64',
+          az: 'eu-west-1a',
+          instanceType: 'm7i.large',
+          tags: { 'ghes-cp:parameter-prefix': dev },
+        },
+      ],
+    });
+    const stoppedOf = async (prefix: string) => {
+      const out = await client.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag:ghes-cp:pool', Values: ['linux-x64'] },
+            { Name: 'tag:ghes-cp:parameter-prefix', Values: [prefix] },
+            { Name: 'instance-state-name', Values: ['stopped'] },
+          ],
+        }),
+      );
+      return out.Reservations!.flatMap((r) => r.Instances!.map((i) => i.InstanceId)).sort();
+    };
+
+    // Act + Assess
+    expect(await stoppedOf(prod)).toEqual([ids.a1, ids.a2]);
+    expect(await stoppedOf(dev)).toEqual([devInstance]);
+    expect(twin.list().find((i) => i.instanceId === ids.b1)!.tags).toEqual({
+      'ghes-cp:pool': 'linux-arm',
+      'ghes-cp:parameter-prefix': prod,
+    });
+  });
+
   it('answers InvalidInstanceID.NotFound for an unknown instance id', async () => {
     const { client } = await start();
     await expect(

@@ -52,6 +52,12 @@ export interface Ec2TwinOptions {
   readonly clock: TwinClock;
   readonly region: string;
   readonly instances: readonly Ec2InstanceSeed[];
+  /**
+   * The RUNNER_PARAMETER_PREFIX of the stack the instances were set up for: every seeded instance is
+   * tagged `ghes-cp:parameter-prefix=<it>`, as an operator tags them at deploy (a seed's own `tags`
+   * win, e.g. another stage's instance). Absent: instances without the tag.
+   */
+  readonly parameterPrefix?: string;
   /** Simulated pending → running time; AWS typically takes 15–40 s. */
   readonly bootMs?: number;
   /** Simulated stopping → stopped time. */
@@ -163,7 +169,11 @@ export const createEc2Twin = (options: Ec2TwinOptions): Ec2Twin => {
       pool: seed.pool,
       az: seed.az,
       instanceType: seed.instanceType,
-      tags: { ...seed.tags, 'ghes-cp:pool': seed.pool },
+      tags: {
+        ...(options.parameterPrefix ? { 'ghes-cp:parameter-prefix': options.parameterPrefix } : {}),
+        ...seed.tags,
+        'ghes-cp:pool': seed.pool,
+      },
       spot: seed.spot ?? false,
       state: seed.state ?? 'stopped',
       launchTime: clock.now(),

@@ -3,6 +3,11 @@ import type { Ec2Twin } from './ec2.ts';
 import type { GithubTwin } from './github-api.ts';
 import type { SsmParametersTwin } from './ssm-parameters.ts';
 
+/** The instance tag the user data reads its parameter prefix from (through instance metadata). */
+const PREFIX_TAG = 'ghes-cp:parameter-prefix';
+/** The user data's own check: a Parameter Store path, /-separated [a-zA-Z0-9_.-] segments. */
+const PARAMETER_PATH = /^(\/[a-zA-Z0-9_.-]+)+$/;
+
 /**
  * What the buildspec and the instance user data do on AWS: at boot, read the runner credentials
  * from Parameter Store (deleting them), start one ephemeral runner, and end when its job is done —
@@ -13,7 +18,6 @@ export const simulateRunners = (options: {
   ec2: Ec2Twin;
   ssm: SsmParametersTwin;
   github: GithubTwin;
-  parameterPrefix: string;
   /** The ARN an instance's role presents: it reads only parameters tagged with it. */
   instanceArn: (instance: { instanceId: string; account: string }) => string;
 }) => {
@@ -65,7 +69,12 @@ export const simulateRunners = (options: {
   });
   ec2.onStateChange((instance, previous) => {
     if (instance.state !== 'running' || previous !== 'pending') return;
-    const parameter = `${options.parameterPrefix}/instances/${instance.instanceId}`;
+    // As the user data: the prefix comes from the instance's own tag; without a valid one it stops.
+    const prefix = instance.tags[PREFIX_TAG];
+    const parameter =
+      prefix !== undefined && PARAMETER_PATH.test(prefix)
+        ? `${prefix}/instances/${instance.instanceId}`
+        : undefined;
     const from = { account: instance.account, asInstance: options.instanceArn(instance) };
     if (!startRunner(instance.instanceId, parameter, from)) {
       stopInstance(instance.instanceId); // user data found nothing to run: shut down

@@ -16,7 +16,9 @@ import { NoCapacityError, type LaunchRequest } from '../../../shared/providers/r
 import { startDynamoForTest } from '../../support/dynamo.ts';
 
 const PREFIX = '/ghes-cp/runners';
-const NOW = 1_750_000_000;
+// The provider is handed this as its clock; the DynamoDB twin's TTL reaper runs on real time and
+// would delete lease rows whose expiresAt (leaseUntil + a day) lies in the real past.
+const NOW = Math.floor(Date.now() / 1000);
 const LEASE_SECONDS = 3600;
 const target = { tagKey: 'ghes-cp:pool', tagValue: 'linux' };
 
@@ -132,7 +134,7 @@ describe('EC2 wake runner provider', () => {
     return claimed;
   };
 
-  it("looks only for stopped instances carrying the pool's tag, on every page", async () => {
+  it("looks only for stopped instances carrying the pool's tag and the dispatcher's parameter prefix, on every page", async () => {
     // Prepare: the only candidate is on the second page.
     stoppedInstances([], [instance('i-0page2', 'eu-west-1a', 'm5.large')]);
 
@@ -143,8 +145,10 @@ describe('EC2 wake runner provider', () => {
     expect(launched).toEqual({ resourceId: 'i-0page2' });
     expect(ec2).toReceiveCommandTimes(DescribeInstancesCommand, 2);
     const [first, second] = ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
+    // An instance tagged with another prefix (another stage's) would read its credentials there.
     const filters = [
       { Name: 'tag:ghes-cp:pool', Values: ['linux'] },
+      { Name: 'tag:ghes-cp:parameter-prefix', Values: [PREFIX] },
       { Name: 'instance-state-name', Values: ['stopped'] },
     ];
     expect(first).toEqual({ Filters: filters });
@@ -184,7 +188,7 @@ describe('EC2 wake runner provider', () => {
     ).toBe(true);
   });
 
-  it('on InsufficientInstanceCapacity gives the instance back, deletes its credentials and tries another AZ or type next', async () => {
+  it('on InsufficientInstanceCapacity gives the instance back, leaves its credentials for its next wake and tries another AZ or type next', async () => {
     // Prepare: two placements, three instances each, so a same-placement retry is always possible.
     const fleet = [
       instance('i-0a1', 'eu-west-1a', 'm5.large'),
@@ -214,7 +218,8 @@ describe('EC2 wake runner provider', () => {
       expect(placementOf.get(woken!), `seed ${seed}: tried ${failed} then ${woken}`).not.toBe(
         placementOf.get(failed!),
       );
-      expect(deleted()).toEqual([`${PREFIX}/instances/${failed}`]);
+      // Left for the next wake of that instance to overwrite: only it may read it, and it did not start.
+      expect(deleted()).toEqual([]);
       expect(await free(failed!)).toBe(true);
       expect(await leases.instanceOf(jobKey)).toBe(woken);
       await leases.releaseInstance(woken!, jobKey); // the next round starts from an idle fleet
@@ -259,16 +264,12 @@ describe('EC2 wake runner provider', () => {
           .map((id) => placementOf.get(id)),
       ).size,
     ).toBe(3);
-    expect(deleted().sort()).toEqual(
-      Object.keys(codes)
-        .map((id) => `${PREFIX}/instances/${id}`)
-        .sort(),
-    );
+    expect(deleted()).toEqual([]);
     expect(await leases.instanceOf('11#1')).toBeUndefined();
     for (const instanceId of Object.keys(codes)) expect(await free(instanceId)).toBe(true);
   });
 
-  it('reports no capacity naming the tag when no stopped instance carries it, and stores nothing', async () => {
+  it('reports no capacity naming both tags when no stopped instance carries them, and stores nothing', async () => {
     // Prepare
     stoppedInstances([]);
 
@@ -279,7 +280,9 @@ describe('EC2 wake runner provider', () => {
 
     // Assess
     expect(error).toBeInstanceOf(NoCapacityError);
-    expect((error as Error).message).toContain('ghes-cp:pool=linux');
+    expect((error as Error).message).toBe(
+      `no stopped instance tagged ghes-cp:pool=linux and ghes-cp:parameter-prefix=${PREFIX}`,
+    );
     expect(ec2).not.toReceiveCommand(StartInstancesCommand);
     expect(ssm).not.toReceiveAnyCommand();
     expect(await leases.instanceOf('11#1')).toBeUndefined();
@@ -304,7 +307,7 @@ describe('EC2 wake runner provider', () => {
     expect(error).not.toBeInstanceOf(NoCapacityError);
     const [tried] = started();
     expect(started()).toHaveLength(1);
-    expect(deleted()).toEqual([`${PREFIX}/instances/${tried}`]);
+    expect(deleted()).toEqual([]);
     expect(await leases.instanceOf('11#1')).toBeUndefined();
     expect(await free(tried!)).toBe(true);
   });
@@ -429,7 +432,7 @@ describe('EC2 wake runner provider', () => {
     // Assess
     expect(launched).toEqual({ resourceId: 'i-0spare' });
     expect(started()).toEqual(['i-0held', 'i-0spare']);
-    expect(deleted()).toEqual([`${PREFIX}/instances/i-0held`]);
+    expect(deleted()).toEqual([]);
     expect(await leases.instanceOf('11#1')).toBe('i-0spare');
     expect(await free('i-0held')).toBe(true);
   });
