@@ -12,4 +12,9 @@ const dispatch = async (event: SQSEvent): Promise<SQSBatchResponse> => ({
   batchItemFailures: await handleDispatchBatch(event.Records, dispatcher, logger),
 });
 
-export const handler = middy(dispatch).use(injectLambdaContext(logger, { resetKeys: true }));
+// No early timeout: middy's (5 ms before the deadline) would return an error while the dispatch
+// keeps running, and Lambda resets only an environment that times out. The unfinished dispatch would
+// resume at this container's next invocation, after its job lease ran out, and could launch twice.
+export const handler = middy(dispatch, { timeoutEarlyInMillis: 0 }).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

@@ -63,20 +63,44 @@ export interface DispatcherEnv {
   readonly aws: AwsConnection;
   readonly jobsTable: string;
   readonly leasesTable: string;
+  /** The control-plane bus, where alerts for the operator go. */
+  readonly eventBusName: string;
   /** The deployment config (YAML or JSON text), validated at cold start. */
   readonly deploymentConfig: string;
   /** Parameter Store path under which runner credentials are written. */
   readonly runnerParameterPrefix: string;
   /** `arn:<partition>:ec2:<region>:<account>:instance/`: an instance's parameter is tagged with its ARN. */
   readonly runnerInstanceArnPrefix: string;
-  /** How long a dispatcher holds a job it is launching; shorter than the queue's visibility timeout. */
+  /**
+   * How long a dispatcher holds a job it is launching: longer than the function's timeout (a lease
+   * that ran out under a live invocation lets a second dispatcher launch for the same job), shorter
+   * than the queue's visibility timeout (a redelivery after a crash finds it expired).
+   */
   readonly dispatchLeaseSeconds: number;
 }
+
+/**
+ * Lambda tells no function its own timeout; serverless.yml passes it as DISPATCHER_TIMEOUT_SECONDS
+ * so that a lease that would not outlive an invocation stops the cold start instead of allowing
+ * double launches.
+ */
+const dispatchLease = (env: Env): number => {
+  const lease = positiveNumber(env, 'DISPATCH_LEASE_SECONDS', 120);
+  if (!env.DISPATCHER_TIMEOUT_SECONDS) return lease;
+  const timeout = positiveNumber(env, 'DISPATCHER_TIMEOUT_SECONDS', 0);
+  if (!(lease > timeout)) {
+    throw new ConfigError(
+      `DISPATCH_LEASE_SECONDS: ${lease} must exceed the function timeout DISPATCHER_TIMEOUT_SECONDS (${timeout})`,
+    );
+  }
+  return lease;
+};
 
 export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
   const v = required(env, [
     'JOBS_TABLE',
     'LEASES_TABLE',
+    'EVENT_BUS_NAME',
     'DEPLOYMENT_CONFIG',
     'RUNNER_PARAMETER_PREFIX',
     'RUNNER_INSTANCE_ARN_PREFIX',
@@ -85,9 +109,10 @@ export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
     aws: readAwsConnection(env),
     jobsTable: v.JOBS_TABLE!,
     leasesTable: v.LEASES_TABLE!,
+    eventBusName: v.EVENT_BUS_NAME!,
     deploymentConfig: v.DEPLOYMENT_CONFIG!,
     runnerInstanceArnPrefix: v.RUNNER_INSTANCE_ARN_PREFIX!,
     runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
-    dispatchLeaseSeconds: positiveNumber(env, 'DISPATCH_LEASE_SECONDS', 120),
+    dispatchLeaseSeconds: dispatchLease(env),
   };
 };

@@ -29,6 +29,11 @@ export interface EarlierLaunch {
 }
 
 export interface DispatchRecords {
+  /**
+   * Leases the job to `owner` until `now + leaseSeconds`. The owner calling again renews its lease
+   * (or takes the job back if it ran out and nobody else took it): the dispatcher does so right
+   * before each launch, so one whose lease went to another dispatcher launches nothing.
+   */
   claim(jobKey: string, owner: string, now: Date, leaseSeconds: number): Promise<DispatchClaim>;
   /** Takes the job over from an earlier launch that is gone: its resource is set aside, the job leased. */
   reclaim(
@@ -56,6 +61,13 @@ export interface DispatchRecords {
   ): Promise<void>;
 }
 
+/**
+ * Lease times in seconds with millisecond decimals (DynamoDB numbers keep them). Whole seconds would
+ * cut up to a second off every lease: a 1.9 s lease (the twin's at timeScale 0.01) could run out
+ * 0.9 s after it was taken, under an invocation that may still launch.
+ */
+const leaseClock = (now: Date) => now.getTime() / 1000;
+
 export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string): DispatchRecords => {
   const key = (jobKey: string) => ({ pk: { S: jobKey } });
   // `pool` and `status` are DynamoDB reserved words; every ledger attribute we set goes through a name.
@@ -64,7 +76,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
 
   return {
     async claim(jobKey, owner, now, leaseSeconds) {
-      const nowSeconds = Math.floor(now.getTime() / 1000);
+      const nowSeconds = leaseClock(now);
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,
@@ -107,7 +119,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
     },
 
     async reclaim(jobKey, owner, earlierResourceId, now, leaseSeconds) {
-      const nowSeconds = Math.floor(now.getTime() / 1000);
+      const nowSeconds = leaseClock(now);
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,

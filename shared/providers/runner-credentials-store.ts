@@ -44,23 +44,25 @@ export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
         );
         return;
       }
-      // Parameter Store refuses Tags together with Overwrite: a leftover of a failed attempt is
-      // deleted and the parameter created afresh, tag included, so it is never readable untagged.
-      const create = () =>
-        ssm.send(
+      // Parameter Store refuses Tags together with Overwrite, so the parameter is created with its
+      // tag. A leftover of a failed wake was created the same way for the same instance: it is
+      // overwritten in place and keeps its tag. Deleting it first made every later wake of this
+      // instance wait on that delete, and fail with it while Parameter Store throttles deletes.
+      try {
+        await ssm.send(
           new PutParameterCommand({
             Name: name,
             Type: 'SecureString',
             Value: value,
-            Tags: [{ Key: INSTANCE_ARN_TAG, Value: options.readableBy! }],
+            Tags: [{ Key: INSTANCE_ARN_TAG, Value: options.readableBy }],
           }),
         );
-      try {
-        await create();
       } catch (error) {
         if ((error as Error).name !== 'ParameterAlreadyExists') throw error;
-        await remove(name);
-        await create();
+        // Deleted meanwhile, this re-creates it untagged: then no instance may read it (fails closed).
+        await ssm.send(
+          new PutParameterCommand({ Name: name, Type: 'SecureString', Value: value, Overwrite: true }),
+        );
       }
     },
     remove,

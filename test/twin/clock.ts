@@ -1,5 +1,6 @@
 /**
- * Simulated durations (instance boot, build start, queue visibility) pass through one `timeScale`;
+ * Simulated durations (instance boot, build start) pass through one `timeScale`; the dispatcher's
+ * timeout, lease and queue visibility are scaled together in dispatch-timing.ts;
  * handler work is never scaled. `timeScale` 0.05 turns a 40 s boot into 2 s.
  */
 export interface TwinClock {

@@ -1,80 +1,146 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import type { LambdaSessions } from './lambda-sessions.ts';
 
 /**
- * Runs a real handler module as Lambda does: imported once per "container" (its top-level code is
- * the cold start), invoked with a full Context (middy's timeout logic reads
- * `getRemainingTimeInMillis`, middy #876), and failed when it overruns its timeout.
+ * Runs a real handler module as Lambda does. Each execution environment ("container") imports the
+ * module once (its top-level code is the cold start) and handles one invocation at a time; a
+ * concurrent invocation gets another container, cold. Invocations get a full Context (middy's
+ * timeout logic reads `getRemainingTimeInMillis`, middy #876). An invocation that overruns its
+ * timeout fails, and its container is discarded as Lambda resets a timed-out environment: with
+ * `sessions`, each container signs with its own session token, which the twin's AWS endpoint
+ * refuses once the container is gone, so its unfinished work has no further effect on AWS.
  */
 export interface TwinLambda {
   readonly name: string;
   invoke<T = unknown>(event: unknown): Promise<T>;
-  readonly stats: { invocations: number; errors: number; coldStartMs: number };
+  readonly stats: {
+    invocations: number;
+    errors: number;
+    /** Invocations that overran the timeout; each discarded its container. */
+    timeouts: number;
+    /** Containers started (cold starts), the first one at load. */
+    containers: number;
+    /** The first container's import, in ms. */
+    coldStartMs: number;
+  };
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+interface Container {
+  readonly id: number;
+  readonly handler: Handler;
+  readonly sessionToken?: string;
 }
 
 let containers = 0;
+let importing: Promise<unknown> = Promise.resolve();
+
+/** Env is process-wide and read at import: two cold starts at once would read each other's. */
+const oneImportAtATime = <T>(start: () => Promise<T>): Promise<T> => {
+  const started = importing.then(start, start);
+  importing = started.catch(() => undefined);
+  return started;
+};
+
+const importContainer = (modulePath: string, env: Readonly<Record<string, string>>) =>
+  oneImportAtATime(async () => {
+    // Env is read at import (cold start); set it only for the import so two sandboxes never mix.
+    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+    Object.assign(process.env, env);
+    const id = ++containers;
+    try {
+      // A query string makes a distinct module instance: each container runs its own top level.
+      const module = (await import(`${pathToFileURL(modulePath).href}?container=${id}`)) as {
+        handler: Handler;
+      };
+      return { id, handler: module.handler };
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
 
 export const loadTwinLambda = async (options: {
   name: string;
   modulePath: string;
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
+  sessions?: LambdaSessions;
 }): Promise<TwinLambda> => {
-  // Env is read at import (cold start); set it only for the import so two sandboxes never mix.
-  const saved = Object.fromEntries(Object.keys(options.env).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, options.env, { AWS_LAMBDA_FUNCTION_NAME: options.name });
-  const started = performance.now();
-  let module: { handler: (event: unknown, context: Context) => Promise<unknown> };
-  try {
-    // A query string makes a distinct module instance: each sandbox gets its own container.
-    module = await import(`${pathToFileURL(options.modulePath).href}?container=${++containers}`);
-  } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
+  const stats = { invocations: 0, errors: 0, timeouts: 0, containers: 0, coldStartMs: 0 };
+  const idle: Container[] = [];
+
+  const coldStart = async (): Promise<Container> => {
+    const sessionToken = options.sessions?.issue(options.name);
+    const started = performance.now();
+    const imported = await importContainer(options.modulePath, {
+      ...options.env,
+      AWS_LAMBDA_FUNCTION_NAME: options.name,
+      ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
+    });
+    if (++stats.containers === 1) stats.coldStartMs = performance.now() - started;
+    return { ...imported, ...(sessionToken ? { sessionToken } : {}) };
+  };
+
+  // The first container starts with the sandbox, so a handler that cannot initialise fails it.
+  idle.push(await coldStart());
+
+  const run = async <T>(container: Container, event: unknown): Promise<T> => {
+    // The clock starts after init: Lambda bounds the init phase separately (10 s).
+    const deadline = Date.now() + options.timeoutMs;
+    const context: Context = {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName: options.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:eu-west-1:111122223333:function:${options.name}`,
+      memoryLimitInMB: '512',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${options.name}`,
+      logStreamName: `sandbox/${container.id}`,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => {},
+      fail: () => {},
+      succeed: () => {},
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let discarded = false;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Lambda resets the environment: the container never runs again, its credentials die.
+        discarded = true;
+        stats.timeouts++;
+        if (container.sessionToken) options.sessions?.discard(container.sessionToken);
+        reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`));
+      }, options.timeoutMs);
+    });
+    try {
+      const result = (await Promise.race([
+        Promise.resolve().then(() => container.handler(event, context)),
+        timedOut,
+      ])) as T;
+      idle.push(container);
+      return result;
+    } catch (error) {
+      stats.errors++;
+      // A handler that failed by itself keeps its environment (and any work it left running).
+      if (!discarded) idle.push(container);
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
-  }
-  const stats = { invocations: 0, errors: 0, coldStartMs: performance.now() - started };
+  };
 
   return {
     name: options.name,
     stats,
     async invoke<T>(event: unknown): Promise<T> {
       stats.invocations++;
-      const deadline = Date.now() + options.timeoutMs;
-      const context: Context = {
-        callbackWaitsForEmptyEventLoop: true,
-        functionName: options.name,
-        functionVersion: '$LATEST',
-        invokedFunctionArn: `arn:aws:lambda:eu-west-1:111122223333:function:${options.name}`,
-        memoryLimitInMB: '512',
-        awsRequestId: randomUUID(),
-        logGroupName: `/aws/lambda/${options.name}`,
-        logStreamName: `sandbox/${containers}`,
-        getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-        done: () => {},
-        fail: () => {},
-        succeed: () => {},
-      };
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        return (await Promise.race([
-          module.handler(event, context),
-          new Promise((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`)),
-              options.timeoutMs,
-            );
-          }),
-        ])) as T;
-      } catch (error) {
-        stats.errors++;
-        throw error;
-      } finally {
-        clearTimeout(timer);
-      }
+      return run<T>(idle.pop() ?? (await coldStart()), event);
     },
   };
 };

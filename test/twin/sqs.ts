@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { TwinClock } from './clock.ts';
 
 /**
  * An SQS queue with a Lambda event source mapping, as AWS runs it: batches of up to `batchSize`,
  * messages invisible while a batch is handled, partial failures through `batchItemFailures`, a
  * thrown error returns the whole batch, and a message received `maxReceiveCount` times moves to
- * the dead-letter queue.
+ * the dead-letter queue. A message whose visibility timeout runs out while its batch is still being
+ * handled is delivered again (AWS does; the visibility timeout must outlive the function timeout so
+ * it never happens), and the late outcome of the older receive no longer counts: its receipt handle
+ * is stale.
  */
 export interface SqsMessage {
   readonly messageId: string;
@@ -21,8 +23,18 @@ export interface SqsBatchResult {
 
 export type SqsConsumer = (messages: readonly SqsMessage[]) => Promise<SqsBatchResult | void>;
 
+/** One receive of one message, and what became of it. */
+export interface SqsReceipt {
+  readonly messageId: string;
+  readonly receiveCount: number;
+  readonly receivedAt: number;
+  settledAt?: number;
+  /** `stale`: the batch ended after the message had been received again; its outcome was ignored. */
+  outcome?: 'deleted' | 'returned' | 'dead-lettered' | 'stale';
+}
+
 export interface QueueOptions {
-  /** Simulated milliseconds; scaled by the clock. AWS default is 30 s. */
+  /** Real milliseconds: the twin scales the deployed value once (test/twin/dispatch-timing.ts). */
   readonly visibilityTimeoutMs: number;
   readonly maxReceiveCount: number;
   readonly batchSize: number;
@@ -35,6 +47,8 @@ export class TwinQueue {
   readonly deadLetters: SqsMessage[] = [];
   /** Messages ever sent, whatever became of them since. */
   sent = 0;
+  /** Every receive, in order: tests check that no message was handled by two batches at once. */
+  readonly receipts: SqsReceipt[] = [];
   #consumer: SqsConsumer | undefined;
   #running = 0;
   #scheduled = false;
@@ -46,7 +60,6 @@ export class TwinQueue {
   constructor(
     readonly name: string,
     private readonly options: QueueOptions,
-    private readonly clock: TwinClock,
   ) {}
 
   send(body: string): string {
@@ -93,15 +106,29 @@ export class TwinQueue {
     if (!this.#consumer || this.#closed) return;
     while (this.#running < this.options.concurrency) {
       const now = Date.now();
+      // SQS moves a message to the DLQ on the receive that would exceed maxReceiveCount, even if
+      // the batch that received it last is still running.
+      for (const spent of this.messages.filter(
+        (m) => m.visibleAt <= now && m.receiveCount >= this.options.maxReceiveCount,
+      )) {
+        this.#deadLetter(spent);
+      }
       const batch = this.messages.filter((m) => m.visibleAt <= now).slice(0, this.options.batchSize);
       if (batch.length === 0) break;
-      const hidden = now + this.options.visibilityTimeoutMs * this.clock.timeScale;
-      for (const message of batch) {
+      const hidden = now + this.options.visibilityTimeoutMs;
+      const receipts = batch.map((message) => {
         message.receiveCount++;
         message.visibleAt = hidden;
-      }
+        const receipt: SqsReceipt = {
+          messageId: message.messageId,
+          receiveCount: message.receiveCount,
+          receivedAt: now,
+        };
+        this.receipts.push(receipt);
+        return receipt;
+      });
       this.#running++;
-      void this.#deliver(batch).finally(() => {
+      void this.#deliver(batch, receipts).finally(() => {
         this.#running--;
         this.#kick();
       });
@@ -115,7 +142,7 @@ export class TwinQueue {
     }
   }
 
-  async #deliver(batch: SqsMessage[]) {
+  async #deliver(batch: SqsMessage[], receipts: SqsReceipt[]) {
     let failed: Set<string>;
     try {
       const result = await this.#consumer!(batch);
@@ -123,15 +150,40 @@ export class TwinQueue {
     } catch {
       failed = new Set(batch.map((m) => m.messageId)); // a thrown error returns the whole batch
     }
-    for (const message of batch) {
-      if (!failed.has(message.messageId)) {
+    batch.forEach((message, i) => {
+      const receipt = receipts[i]!;
+      receipt.settledAt = Date.now();
+      if (message.receiveCount !== receipt.receiveCount || !this.messages.includes(message)) {
+        // Received again (or dead-lettered) meanwhile: this receipt handle no longer deletes it.
+        receipt.outcome = 'stale';
+      } else if (!failed.has(message.messageId)) {
         this.#remove(message);
+        receipt.outcome = 'deleted';
       } else if (message.receiveCount >= this.options.maxReceiveCount) {
-        this.#remove(message);
-        this.deadLetters.push(message);
-        this.onDeadLetter(message);
+        this.#deadLetter(message);
+        receipt.outcome = 'dead-lettered';
+      } else {
+        receipt.outcome = 'returned';
       }
-    }
+    });
+  }
+
+  /** Receipts of one message whose handling overlapped in time: the message was handled twice at once. */
+  overlappingReceipts(): [SqsReceipt, SqsReceipt][] {
+    const overlaps: [SqsReceipt, SqsReceipt][] = [];
+    this.receipts.forEach((later, i) => {
+      for (const earlier of this.receipts.slice(0, i)) {
+        if (earlier.messageId !== later.messageId) continue;
+        if ((earlier.settledAt ?? Infinity) > later.receivedAt) overlaps.push([earlier, later]);
+      }
+    });
+    return overlaps;
+  }
+
+  #deadLetter(message: SqsMessage) {
+    this.#remove(message);
+    this.deadLetters.push(message);
+    this.onDeadLetter(message);
   }
 
   #remove(message: SqsMessage) {

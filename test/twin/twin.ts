@@ -17,6 +17,8 @@ import { createSecretsManagerTwin, type SecretsManagerTwin } from './secrets-man
 import { createSsmParametersTwin, type SsmParametersTwin } from './ssm-parameters.ts';
 import { createStsTwin, type StsTwin } from './sts.ts';
 import { TwinQueue } from './sqs.ts';
+import { readDeployedTiming, scaleTiming, type TwinTiming } from './dispatch-timing.ts';
+import { createLambdaSessions, type LambdaSessions } from './lambda-sessions.ts';
 
 /**
  * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
@@ -38,6 +40,10 @@ export interface Twin {
   readonly alerts: readonly { at: string; source: string; detail: string }[];
   /** Environment every twin Lambda gets: credentials, region, the endpoint, resource names. */
   readonly lambdaEnv: Readonly<Record<string, string>>;
+  /** Lambda timeouts, dispatch lease and queue visibility: the deployed values, scaled together. */
+  readonly timing: TwinTiming;
+  /** Per-container credentials: the endpoint refuses those of a container discarded after a timeout. */
+  readonly lambdaSessions: LambdaSessions;
   /** Where simulated runners send their signed webhooks (the sandbox's own route). */
   setWebhookTarget(url: string): void;
   /** The sandbox reports every delivery its intake accepted: GitHub's truth for the twin. */
@@ -50,13 +56,8 @@ export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable', leases
 export const EVENT_BUS_NAME = 'ghes-control-plane';
 export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 
-/** The SQS settings serverless.yml deploys for the dispatch queue (visibility ≥ 6 × Lambda timeout). */
-const dispatchQueueOptions = {
-  visibilityTimeoutMs: 180_000,
-  maxReceiveCount: 5,
-  batchSize: 10,
-  concurrency: 5,
-};
+/** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
+let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 
 export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
@@ -65,7 +66,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
-  const dynamo = await startDynamoTwin();
+  const dynamo = await startDynamoTwin({ clock });
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
   const homeAccount = config.sandbox.accountId;
@@ -78,6 +79,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     homeAccount,
     accountOf,
     bootMs: durations.instanceBootMs,
+    // Set up for this stack: each instance names the prefix the dispatcher writes under.
+    parameterPrefix: RUNNER_PARAMETER_PREFIX,
     instances: config.sandbox.instances.flatMap(({ count, ...seed }) =>
       Array.from({ length: count }, () => seed),
     ),
@@ -91,7 +94,10 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     queuedMs: durations.buildStartMs / 2,
     provisioningMs: durations.buildStartMs / 2,
   });
-  const dispatchQueue = new TwinQueue('DispatchQueue', dispatchQueueOptions, clock);
+  deployedTiming ??= readDeployedTiming();
+  const timing = scaleTiming(deployedTiming, config.sandbox.timeScale);
+  const lambdaSessions = createLambdaSessions();
+  const dispatchQueue = new TwinQueue('DispatchQueue', timing.dispatchQueue);
   dispatchQueue.onDeadLetter = (message) =>
     // On AWS a CloudWatch alarm on the DLQ's depth raises this; the twin records it.
     alerts.push({
@@ -105,9 +111,23 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     region: config.region,
     accountId: config.sandbox.accountId,
     queues,
+    // The alerts topic: on AWS its subscribers (e-mail, chat) get each alert; the twin records it.
+    topics: new Map([
+      [
+        'AlertsTopic',
+        (event: Record<string, unknown>) => {
+          const detail = event.detail as { kind?: string; summary?: string; detail?: string };
+          alerts.push({
+            at: new Date().toISOString(),
+            source: String(event.source),
+            detail: `${detail.kind}: ${detail.summary} — ${detail.detail}`,
+          });
+        },
+      ],
+    ]),
   });
   services.push(dynamo, secrets, events, ssm, ec2, codebuild, sts);
-  const endpoint = await startTwinAwsEndpoint(services, faults);
+  const endpoint = await startTwinAwsEndpoint(services.map(lambdaSessions.guard), faults);
 
   let webhookTarget = '';
   const github = await startGithubTwin({
@@ -130,7 +150,6 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const instanceArnPrefix = `arn:aws:ec2:${config.region}:${homeAccount}:instance/`;
   const runners = simulateRunners({
     ...{ codebuild, ec2, ssm, github },
-    parameterPrefix: RUNNER_PARAMETER_PREFIX,
     instanceArn: ({ instanceId, account }) =>
       `arn:aws:ec2:${config.region}:${account}:instance/${instanceId}`,
   });
@@ -180,6 +199,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     github,
     queues,
     alerts,
+    timing,
+    lambdaSessions,
     lambdaEnv: {
       AWS_REGION: config.region,
       AWS_ACCESS_KEY_ID: 'twin-access-key',
@@ -193,8 +214,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       DEPLOYMENT_CONFIG: JSON.stringify(deploymentConfig),
       RUNNER_PARAMETER_PREFIX,
       RUNNER_INSTANCE_ARN_PREFIX: instanceArnPrefix,
-      // The job lease is sized against the queue's visibility timeout, which the twin scales too.
-      DISPATCH_LEASE_SECONDS: String(Math.max(1, 120 * config.sandbox.timeScale)),
+      // Scaled with the dispatcher's timeout and the queue's visibility timeout (dispatch-timing.ts).
+      DISPATCH_LEASE_SECONDS: String(timing.dispatcher.leaseSeconds),
+      DISPATCHER_TIMEOUT_SECONDS: String(timing.dispatcher.timeoutMs / 1000),
     },
     setWebhookTarget(url) {
       webhookTarget = url;
@@ -229,6 +251,13 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
           status: b.status,
           phase: b.currentPhase,
           jobId: jobIdOf(b.environmentVariables.GHES_CP_JOB) ?? null,
+          image: b.image,
+          computeType: b.computeType,
+          fleetArn: b.fleetArn,
+          /** Whether the project's own phases run around the runner (`buildspec-override:true`). */
+          projectPhases: b.buildspec?.includes(`${b.project}: pre_build`) ?? false,
+          /** The parameter holding its runner credentials (a name only: the value never leaves SSM). */
+          credentialsParameter: b.environmentVariables.RUNNER_CREDENTIALS ?? null,
         })),
         executions: [],
         locks: [],

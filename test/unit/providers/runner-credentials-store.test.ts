@@ -38,12 +38,12 @@ describe('runner credentials in Parameter Store', () => {
       const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
 
       // Act
-      await store.put('/ghes-cp/runners/jobs/11-1', credentials);
+      await store.put('/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015', credentials);
 
       // Assess
       expect(ssm).toReceiveCommandTimes(PutParameterCommand, 1);
       expect(ssm).toReceiveCommandWith(PutParameterCommand, {
-        Name: '/ghes-cp/runners/jobs/11-1',
+        Name: '/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015',
         Type: 'SecureString',
         Overwrite: true,
       });
@@ -52,34 +52,29 @@ describe('runner credentials in Parameter Store', () => {
     },
   );
 
-  it('creates an instance parameter tagged with the instance ARN, replacing a leftover instead of overwriting it', async () => {
-    // Parameter Store refuses Tags with Overwrite; a leftover from a failed attempt exists.
-    let exists = true;
+  it('creates an instance parameter tagged with the instance ARN, and overwrites a leftover in place without deleting it', async () => {
+    // Parameter Store refuses Tags with Overwrite; a leftover from a failed wake exists, tagged for
+    // the same instance. Deleting it first would make the wake wait on a delete that may throttle.
     ssm.on(PutParameterCommand).callsFake((input) => {
       if (input.Overwrite && input.Tags) throw new Error('tags and overwrite cannot be used together');
-      if (exists) throw new ParameterAlreadyExists({ message: 'exists', $metadata: {} });
-      exists = true;
-      return { Version: 1 };
-    });
-    ssm.on(DeleteParameterCommand).callsFake(() => {
-      exists = false;
-      return {};
+      if (!input.Overwrite) throw new ParameterAlreadyExists({ message: 'exists', $metadata: {} });
+      return { Version: 2 };
     });
     const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
     const arn = 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc';
 
     await store.put('/ghes-cp/runners/instances/i-0abc', jit, { readableBy: arn });
 
-    expect(ssm).toReceiveCommandTimes(DeleteParameterCommand, 1);
+    expect(ssm).not.toReceiveCommand(DeleteParameterCommand);
     const puts = ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input);
     expect(puts).toHaveLength(2);
-    for (const input of puts) {
-      expect(input).toMatchObject({
-        Type: 'SecureString',
-        Tags: [{ Key: 'ghes-cp:instance-arn', Value: arn }],
-      });
-      expect(input.Overwrite).toBeUndefined();
-    }
+    expect(puts[0]).toMatchObject({
+      Type: 'SecureString',
+      Tags: [{ Key: 'ghes-cp:instance-arn', Value: arn }],
+    });
+    expect(puts[0]!.Overwrite).toBeUndefined();
+    expect(puts[1]).toMatchObject({ Type: 'SecureString', Overwrite: true });
+    expect(puts[1]!.Tags).toBeUndefined();
     expect(JSON.parse(puts[1]!.Value!)).toEqual(jit);
   });
 
@@ -90,7 +85,9 @@ describe('runner credentials in Parameter Store', () => {
     const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
 
     // Act + Assess
-    await expect(store.put('/ghes-cp/runners/jobs/11-1', jit)).rejects.toBe(refused);
+    await expect(store.put('/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015', jit)).rejects.toBe(
+      refused,
+    );
   });
 
   it('deletes the named parameter', async () => {
@@ -113,7 +110,9 @@ describe('runner credentials in Parameter Store', () => {
     const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
 
     // Act + Assess
-    await expect(store.remove('/ghes-cp/runners/jobs/11-1')).resolves.toBeUndefined();
+    await expect(
+      store.remove('/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015'),
+    ).resolves.toBeUndefined();
     expect(ssm).toReceiveCommandTimes(DeleteParameterCommand, 1);
   });
 
@@ -126,6 +125,8 @@ describe('runner credentials in Parameter Store', () => {
     const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
 
     // Act + Assess
-    await expect(store.remove('/ghes-cp/runners/jobs/11-1')).rejects.toBe(error);
+    await expect(store.remove('/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015')).rejects.toBe(
+      error,
+    );
   });
 });
