@@ -8,11 +8,24 @@ const load = () => parse(readFileSync(process.env.GHES_CP_CONFIG || './config/de
 
 module.exports.json = () => JSON.stringify(load());
 
+/**
+ * IAM resources for a secret named in the config. A secret's real ARN ends in `-` and six random
+ * characters; a config may give it without them (a partial ARN, which GetSecretValue accepts), and a
+ * policy naming that partial ARN would never match. `-??????` matches exactly those six characters.
+ * An ARN that already ends like a suffix may still be a partial one (a name such as `app-key-prod01`),
+ * so it is granted both as given and with a suffix.
+ */
+const secretResources = (arn) => (/-[A-Za-z0-9]{6}$/.test(arn) ? [arn, `${arn}-??????`] : [`${arn}-??????`]);
+module.exports.secretResources = secretResources;
+
 /** Secrets the dispatcher may read: the App's private key, and the CA bundle when one is configured. */
 module.exports.dispatcherSecretArns = () => {
   const { github } = load();
-  return [github.privateKeySecretArn, github.caBundleSecretArn].filter(Boolean);
+  return [github.privateKeySecretArn, github.caBundleSecretArn].filter(Boolean).flatMap(secretResources);
 };
+
+/** The webhook secret, for the intake. */
+module.exports.webhookSecretArns = () => secretResources(load().github.webhookSecretArn);
 
 /** Roles of pools whose capacity lives in another account: the dispatcher may assume only these. */
 const assumableRoles = () => [...new Set((load().pools ?? []).map((pool) => pool.roleArn).filter(Boolean))];

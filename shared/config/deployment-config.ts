@@ -9,6 +9,41 @@ import { describeIssue } from './describe-issue.ts';
  */
 const nonEmpty = z.string().check(z.minLength(1, 'expected a non-empty string'));
 const arn = z.string().check(z.regex(/^arn:aws[\w-]*:/, 'expected an ARN (arn:aws:…)'));
+/**
+ * A Secrets Manager secret: its full ARN (name + the six random characters AWS appends) or the
+ * partial one without them. IAM grants `<arn>-??????` for a partial ARN (infra/deployment-config.cjs),
+ * since a policy naming the partial ARN itself never matches the real secret.
+ */
+const secretArn = z
+  .string()
+  .check(
+    z.regex(
+      /^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/,
+      'expected a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+    ),
+  );
+
+/** `instance-size:<size>` values of AWS's CodeBuild runner labels. */
+export const INSTANCE_SIZES = ['small', 'medium', 'large', 'xlarge', '2xlarge'] as const;
+
+/**
+ * Opt-in to AWS's CodeBuild runner label scheme for this pool's project: a job labelled
+ * `codebuild-<project>-<run_id>-<run_attempt>` is routed here (and then through the pool like any other
+ * job). Each modifier label a workflow may add is allowed only when its key is present, and only with
+ * the values listed: a workflow author picks among what the operator allows, never more.
+ */
+const labelSchemeSettings = z.strictObject({
+  /** `image:<value>` → the image (and environment type) the value stands for. */
+  images: z.optional(
+    z.record(nonEmpty, z.strictObject({ image: nonEmpty, environmentType: z.optional(nonEmpty) })),
+  ),
+  /** `instance-size:<size>` values allowed. */
+  instanceSizes: z.optional(z.array(z.enum(INSTANCE_SIZES))),
+  /** `fleet:<name>` → the reserved-capacity fleet's ARN. */
+  fleets: z.optional(z.record(nonEmpty, arn)),
+  /** `buildspec-override:true` runs the project's own install/pre_build/post_build phases around the runner. */
+  buildspecOverride: z.optional(z.boolean()),
+});
 
 const codebuildSettings = z.strictObject({
   /** CodeBuild project that runs the runner buildspec. */
@@ -17,11 +52,15 @@ const codebuildSettings = z.strictObject({
   computeType: z.optional(nonEmpty),
   image: z.optional(nonEmpty),
   environmentType: z.optional(nonEmpty),
+  /** AWS's `codebuild-<project>-<run_id>-<run_attempt>` labels route here. @default off */
+  labelScheme: z.optional(labelSchemeSettings),
 });
 
 const ec2WakeSettings = z.strictObject({
-  /** Tag that marks the pool's stopped instances. @default `ghes-cp:pool` = the pool name */
-  tagKey: z.optional(nonEmpty),
+  /**
+   * Value of the `ghes-cp:pool` tag that marks the pool's stopped instances. The key is fixed: the
+   * dispatcher's IAM policy may start only instances carrying it. @default the pool name
+   */
   tagValue: z.optional(nonEmpty),
 });
 
@@ -62,10 +101,10 @@ export const deploymentConfigSchema = z.strictObject({
     /** GHES REST API base, `https://<host>/api/v3`. */
     apiUrl: z.string().check(z.regex(/^https?:\/\/[^/]+(\/.*)?$/, 'expected an http(s) URL')),
     appId: z.number().check(z.int(), z.positive()),
-    privateKeySecretArn: arn,
-    webhookSecretArn: arn,
+    privateKeySecretArn: secretArn,
+    webhookSecretArn: secretArn,
     /** PEM bundle trusted in addition to the system CAs (an internal CA in front of GHES). */
-    caBundleSecretArn: z.optional(arn),
+    caBundleSecretArn: z.optional(secretArn),
     /** Register runners on the organisation or on each repository. @default org */
     runnerScope: z._default(z.enum(['org', 'repo']), 'org'),
     /** Runner group for pools that name none; 1 is GHES's "Default" group. @default 1 */
@@ -97,6 +136,12 @@ export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): str
     if (pool.provider === 'codebuild' && !pool.codebuild) {
       problems.push(`${at}[${i}].codebuild: required when provider is codebuild`);
     }
+    if (pool.provider !== 'codebuild' && pool.codebuild) {
+      problems.push(`${at}[${i}].codebuild: only for provider codebuild`);
+    }
+    if (pool.provider !== 'ec2-wake' && pool.ec2) {
+      problems.push(`${at}[${i}].ec2: only for provider ec2-wake`);
+    }
   });
   pools.forEach((pool, i) => {
     if (pool.fallback === undefined) return;
@@ -116,6 +161,28 @@ export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): str
   });
   return problems;
 };
+
+/** A pool that looks like it deploys: another account's role, or a name that says so. */
+const deploysLike = /deploy|prd|prod/i;
+
+/**
+ * Things that are valid but probably not what the operator meant; printed by `npm run package` and
+ * logged at the dispatcher's cold start. Workflow names, branches and repository names are written by
+ * whoever writes the workflow, so they select a pool but keep nobody out: only a GHES runner group
+ * (which repositories may use its runners, enforced by GHES) does.
+ */
+export const configWarnings = (config: Pick<DeploymentConfig, 'pools'>, at = 'pools'): string[] =>
+  config.pools.flatMap((pool, i) => {
+    const deploys = pool.roleArn !== undefined || deploysLike.test(pool.name);
+    if (!deploys || pool.runnerGroupId !== undefined) return [];
+    const guards = ['workflowName', 'repositories', 'branches'].filter(
+      (key) => pool[key as keyof PoolConfig] !== undefined,
+    );
+    const guardedBy = guards.length ? `only by ${guards.join(', ')}, which` : 'by nothing but labels, which';
+    return [
+      `${at}[${i}] (${pool.name}): looks like it deploys (${pool.roleArn ? 'roleArn' : 'its name'}) but is guarded ${guardedBy} the workflow's author chooses; set runnerGroupId to a GHES runner group that only the repositories allowed to deploy can use`,
+    ];
+  });
 
 /**
  * Parses and validates a YAML document against `schema`, collecting every problem and throwing once:

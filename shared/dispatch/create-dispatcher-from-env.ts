@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { accountOfRole, createAwsClients } from '../aws/clients.ts';
-import { createJsonClient, dynamoDbSpec, secretsManagerSpec } from '../aws/json-client.ts';
-import { parseDeploymentConfig } from '../config/deployment-config.ts';
+import { createEventBridgeAlertSink } from '../alerts/alert-sink.ts';
+import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
+import { configWarnings, parseDeploymentConfig } from '../config/deployment-config.ts';
 import { readDispatcherEnv } from '../config/runtime-env.ts';
 import { createGithubApp } from '../github/github-app.ts';
 import { ConfigError } from '../http/errors.ts';
@@ -19,6 +20,7 @@ export const createDispatcherFromEnv = async (
 ): Promise<Dispatcher> => {
   const env = readDispatcherEnv();
   const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');
+  for (const warning of configWarnings(config)) logger.warn('deployment config', { warning });
   const secrets = createJsonClient(secretsManagerSpec, env.aws);
   const secret = async (arn: string) => {
     const { SecretString } = await secrets<{ SecretString?: string }>('GetSecretValue', { SecretId: arn });
@@ -74,6 +76,11 @@ export const createDispatcherFromEnv = async (
     defaultRunnerGroupId: config.github.runnerGroupId,
     leases,
     records: createDynamoDispatchRecords(dynamo, env.jobsTable),
+    alerts: createEventBridgeAlertSink(
+      createJsonClient(eventBridgeSpec, env.aws),
+      env.eventBusName,
+      'ghes-control-plane.runner-dispatcher',
+    ),
     dispatchLeaseSeconds: env.dispatchLeaseSeconds,
     logger,
   });

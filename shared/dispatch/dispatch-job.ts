@@ -5,9 +5,10 @@ import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
 import type { GithubApi, RunnerCredentials } from '../github/github-app.ts';
 import type { DispatchRecords, EarlierLaunch } from '../ledger/dispatch-records.ts';
 import { jobKey as keyOf } from '../ledger/job-ledger.ts';
+import type { AlertSink } from '../alerts/alert-sink.ts';
 import type { CodeBuildTarget, Ec2WakeTarget, RunnerProvider } from '../providers/runner-provider.ts';
-import { NoCapacityError } from '../providers/runner-provider.ts';
-import type { Router } from '../routing/route-job.ts';
+import { needsOperator, NoCapacityError } from '../providers/runner-provider.ts';
+import type { CodeBuildOverrides, Router } from '../routing/route-job.ts';
 import type { Leases } from './leases.ts';
 
 /**
@@ -29,6 +30,8 @@ export interface DispatcherDeps {
   readonly providers: (roleArn?: string) => RunnerProviders;
   readonly leases: Leases;
   readonly records: DispatchRecords;
+  /** Where problems only an operator can fix (a missing permission) are raised. */
+  readonly alerts: AlertSink;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** The runner group of pools that name none (config `github.runnerGroupId`). @default 1 */
   readonly defaultRunnerGroupId?: number;
@@ -42,8 +45,16 @@ export interface RunnerProviders {
   readonly ec2Wake: RunnerProvider<Ec2WakeTarget>;
 }
 
+export interface DispatchOptions {
+  /**
+   * The event was delivered before (SQS receive count > 1): an earlier attempt may have launched and
+   * died before recording it, so a provider that can find such a launch is asked first.
+   */
+  readonly redelivered?: boolean;
+}
+
 export interface Dispatcher {
-  dispatch(job: WorkflowJobDetail): Promise<DispatchOutcome>;
+  dispatch(job: WorkflowJobDetail, options?: DispatchOptions): Promise<DispatchOutcome>;
   /** Frees the capacity of a job that closed. */
   release(job: WorkflowJobDetail): Promise<void>;
 }
@@ -53,19 +64,22 @@ export class JobLeasedError extends Error {
   override name = 'JobLeasedError';
 }
 
-/** For jobs routed by AWS's CodeBuild label scheme, which have no pool to say. */
-const DEFAULT_IDLE_MINUTES = 10;
-
 /**
  * Keys on each line, not `appendKeys`: one container dispatches a batch's records at once, and
  * keys appended to the shared logger would name whichever job came last.
  */
 const logKeys = (job: WorkflowJobDetail) => ({ jobId: job.jobId, runAttempt: job.runAttempt });
 
+/** The key is fixed: the dispatcher's IAM policy may start only instances that carry it. */
 const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
-  tagKey: pool.ec2?.tagKey ?? 'ghes-cp:pool',
+  tagKey: 'ghes-cp:pool',
   tagValue: pool.ec2?.tagValue ?? pool.name,
 });
+
+const codebuildTarget = (pool: PoolConfig, overrides: CodeBuildOverrides = {}): CodeBuildTarget => {
+  const { labelScheme: _scheme, ...settings } = pool.codebuild!;
+  return { ...settings, ...overrides };
+};
 
 export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
   const now = deps.now ?? (() => new Date());
@@ -84,12 +98,27 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     return chain;
   };
 
-  const launchOn = async (pool: PoolConfig, request: Parameters<RunnerProvider<unknown>['launch']>[0]) =>
+  const launchOn = async (
+    pool: PoolConfig,
+    request: Parameters<RunnerProvider<unknown>['launch']>[0],
+    overrides: CodeBuildOverrides | undefined,
+  ) =>
     pool.provider === 'codebuild'
-      ? deps.providers(pool.roleArn).codebuild.launch(request, { ...pool.codebuild! })
+      ? deps.providers(pool.roleArn).codebuild.launch(request, codebuildTarget(pool, overrides))
       : deps.providers(pool.roleArn).ec2Wake.launch(request, poolTarget(pool));
 
-  /** The pool's account, or ours for jobs routed by AWS's CodeBuild label scheme (`codebuild:<project>`). */
+  /**
+   * Fencing right before each launch: the lease is renewed with a conditional write (claiming again
+   * as its owner), so a dispatcher that lost the job — its lease ran out during a slow cleanup and
+   * another dispatcher took it, or the job moved on — launches nothing. Renewed here, the lease
+   * outlives the rest of this invocation, since it is longer than the Lambda timeout (runtime-env).
+   */
+  const holdLease = async (jobKey: string, owner: string) => {
+    const renewed = await deps.records.claim(jobKey, owner, now(), leaseSeconds);
+    if (!renewed.claimed) throw new JobLeasedError(`lease lost before launch: ${renewed.why}`);
+  };
+
+  /** The pool's account (rows written before the label scheme went through pools name `codebuild:<project>`: ours). */
   const earlierLaunchAlive = async (earlier: EarlierLaunch) => {
     const providers = deps.providers(deps.router.pool(earlier.pool)?.roleArn);
     const provider = earlier.provider === 'ec2-wake' ? providers.ec2Wake : providers.codebuild;
@@ -100,6 +129,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     job: WorkflowJobDetail,
     jobKey: string,
     owner: string,
+    options: DispatchOptions,
   ): Promise<DispatchOutcome> => {
     const githubStatus = await deps.github.jobStatus(job.repository, job.jobId, job.installationId);
     if (githubStatus !== 'queued') {
@@ -137,44 +167,79 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       registered.set(runnerGroupId, credentials);
       return credentials;
     };
-    const request = async (pool?: PoolConfig) => ({
+    const request = async (pool: PoolConfig) => ({
       jobKey,
-      credentials: await credentialsFor(pool?.runnerGroupId ?? defaultRunnerGroupId),
-      idleMinutes: pool?.idleMinutes ?? DEFAULT_IDLE_MINUTES,
+      credentials: await credentialsFor(pool.runnerGroupId ?? defaultRunnerGroupId),
+      idleMinutes: pool.idleMinutes,
     });
 
     // A JIT config registers its runner at once; if no machine is started to use it, remove it
     // again rather than leave an offline runner behind in the organisation.
     let launchedWith: RunnerCredentials | undefined;
     try {
-      if (route.kind === 'codebuild-project') {
-        const launch = await request();
-        const { resourceId } = await deps.providers().codebuild.launch(launch, {
-          project: route.project,
-          ...(route.computeType ? { computeType: route.computeType } : {}),
-          ...(route.image ? { image: route.image } : {}),
-        });
-        launchedWith = launch.credentials;
-        const pool = `codebuild:${route.project}`;
-        await deps.records.dispatched(jobKey, owner, { pool, provider: 'codebuild', resourceId, at: now() });
-        return { outcome: 'launched', pool, resourceId };
-      }
-
       const reasons: string[] = [];
+      const denied: string[] = [];
+      const raiseDenied = () =>
+        denied.length === 0
+          ? undefined
+          : deps.alerts
+              .raise({
+                kind: 'runner-launch-refused',
+                summary: `runner dispatch refused by AWS for job ${job.jobId} (${job.repository})`,
+                detail: denied.join('; '),
+              })
+              .catch((error: unknown) =>
+                deps.logger.error('could not raise the alert', { ...logKeys(job), error: error as Error }),
+              );
       for (const pool of chainOf(route.pool)) {
         if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
           reasons.push(`${pool.name}: all ${pool.maxConcurrent} slots in use`);
           continue;
+        }
+        const overrides = pool === route.pool ? route.overrides : undefined;
+        const adopted =
+          options.redelivered && pool.provider === 'codebuild'
+            ? await deps.providers(pool.roleArn).codebuild.adopt?.(jobKey, codebuildTarget(pool, overrides))
+            : undefined;
+        if (adopted) {
+          deps.logger.info('an earlier attempt launched the runner; recording it', {
+            ...logKeys(job),
+            resourceId: adopted.resourceId,
+          });
+          await deps.records.dispatched(jobKey, owner, {
+            pool: pool.name,
+            provider: pool.provider,
+            resourceId: adopted.resourceId,
+            at: now(),
+          });
+          return { outcome: 'launched', pool: pool.name, resourceId: adopted.resourceId };
         }
         let resourceId: string;
         const launch = await request(pool).catch(async (error: unknown) => {
           await deps.leases.releaseSlot(pool.name, jobKey);
           throw error;
         });
+        // Not inside the try below: a dispatcher that lost the lease must not free the job's slot,
+        // which the dispatcher now holding the job shares (one slot record per job).
+        await holdLease(jobKey, owner);
         try {
-          ({ resourceId } = await launchOn(pool, launch));
+          // The label scheme's overrides belong to the pool that allowed them, not to its fallbacks.
+          ({ resourceId } = await launchOn(pool, launch, overrides));
         } catch (error) {
           await deps.leases.releaseSlot(pool.name, jobKey);
+          if (needsOperator(error)) {
+            // Retrying cannot help until an operator fixes IAM, tags or the project: say so loudly,
+            // try the fallback, and keep the job queued with the reason instead of cycling it into the DLQ.
+            const reason = `${pool.name}: ${(error as Error).name}: ${(error as Error).message}`;
+            reasons.push(reason);
+            denied.push(reason);
+            deps.logger.error('the dispatcher may not launch in this pool', {
+              ...logKeys(job),
+              pool: pool.name,
+              reason,
+            });
+            continue;
+          }
           if (!(error instanceof NoCapacityError)) throw error;
           reasons.push(`${pool.name}: ${error.message}`);
           deps.logger.warn('no capacity in pool, trying its fallback', {
@@ -187,6 +252,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         // From here a runner is starting: its slot stays taken even if recording it fails (the
         // job's completion frees it), or the pool would run over maxConcurrent.
         launchedWith = launch.credentials;
+        await raiseDenied();
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,
@@ -195,9 +261,10 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         });
         return { outcome: 'launched', pool: pool.name, resourceId };
       }
-      const reason = `no capacity: ${reasons.join('; ')}`;
+      await raiseDenied();
+      const reason = `${denied.length ? 'not launched' : 'no capacity'}: ${reasons.join('; ')}`;
       await deps.records.notLaunched(jobKey, owner, 'queued', reason, now());
-      return { outcome: 'no-capacity', reason };
+      return { outcome: denied.length ? 'failed' : 'no-capacity', reason };
     } finally {
       for (const unused of [...registered.values()].filter((c) => c !== launchedWith)) {
         await deps.github
@@ -217,7 +284,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
   };
 
   return {
-    async dispatch(job) {
+    async dispatch(job, options = {}) {
       const jobKey = keyOf(job.jobId, job.runAttempt);
       const owner = randomUUID();
       const claim = await deps.records.claim(jobKey, owner, now(), leaseSeconds);
@@ -236,7 +303,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         }
       }
       try {
-        return await dispatchClaimed(job, jobKey, owner);
+        return await dispatchClaimed(job, jobKey, owner, options);
       } catch (error) {
         // Give the job back so the redelivered message can try again at once.
         await deps.records

@@ -31,7 +31,8 @@ export const handleDispatchBatch = async (
       }
       try {
         if (type === 'workflow_job.queued') {
-          const result = await dispatcher.dispatch(job);
+          const receives = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+          const result = await dispatcher.dispatch(job, { redelivered: receives > 1 });
           logger.info('dispatch finished', {
             messageId: record.messageId,
             jobId: job.jobId,

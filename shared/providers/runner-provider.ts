@@ -23,6 +23,10 @@ export interface CodeBuildTarget {
   readonly computeType?: string;
   readonly image?: string;
   readonly environmentType?: string;
+  /** A reserved-capacity fleet (`fleet:` label, as the pool allows). */
+  readonly fleetArn?: string;
+  /** Run the project's own install/pre_build/post_build phases around the runner (`buildspec-override:true`). */
+  readonly projectBuildspec?: boolean;
 }
 
 export interface Ec2WakeTarget {
@@ -34,6 +38,11 @@ export interface RunnerProvider<Target> {
   launch(request: LaunchRequest, target: Target): Promise<{ resourceId: string }>;
   /** Whether a machine started earlier is still up (booting or running), so its runner may still come. */
   isAlive(resourceId: string): Promise<boolean>;
+  /**
+   * A resource an earlier attempt for this job started and never recorded (the dispatcher died right
+   * after launching); asked only on a redelivery, so a retry takes it over instead of starting another.
+   */
+  adopt?(jobKey: string, target: Target): Promise<{ resourceId: string } | undefined>;
 }
 
 /** The provider had no capacity for this job; the dispatcher tries the pool's fallback. */
@@ -44,5 +53,27 @@ export class NoCapacityError extends Error {
   }
 }
 
-/** SSM parameter names allow `[a-zA-Z0-9_.-/]`: the job key's `#` becomes `-`. */
-export const parameterSafe = (text: string): string => text.replace(/[^a-zA-Z0-9_.\-/]/g, '-');
+/** The pool cannot launch as configured (say, a project without the buildspec its labels ask for). */
+export class MisconfiguredPoolError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'MisconfiguredPoolError';
+  }
+}
+
+/**
+ * AWS refused the call for lack of permission (IAM, an SCP, a missing tag on the resource): retrying
+ * cannot help until an operator acts. EC2 says `UnauthorizedOperation`; JSON services say
+ * `AccessDeniedException`; STS (a pool's role) says `AccessDenied`.
+ */
+const PERMISSION_ERRORS: ReadonlySet<string> = new Set([
+  'UnauthorizedOperation',
+  'AccessDeniedException',
+  'AccessDenied',
+]);
+export const isPermissionDenied = (error: unknown): boolean =>
+  error instanceof Error && PERMISSION_ERRORS.has(error.name);
+
+/** Neither retrying nor waiting helps: an operator must change IAM, tags or the pool's project. */
+export const needsOperator = (error: unknown): boolean =>
+  isPermissionDenied(error) || error instanceof MisconfiguredPoolError;

@@ -17,15 +17,19 @@ export interface RoutableJob {
   readonly runAttempt: number;
 }
 
+/** What a job may change about its build through AWS's modifier labels, as its pool allows. */
+export interface CodeBuildOverrides {
+  readonly computeType?: string;
+  readonly image?: string;
+  readonly environmentType?: string;
+  readonly fleetArn?: string;
+  /** `buildspec-override:true`: the project's install/pre_build/post_build phases run around the runner. */
+  readonly projectBuildspec?: boolean;
+}
+
 export type Route =
-  | { readonly kind: 'pool'; readonly pool: PoolConfig }
-  /** AWS's native label scheme named the project; no pool config is involved. */
-  | {
-      readonly kind: 'codebuild-project';
-      readonly project: string;
-      readonly computeType?: string;
-      readonly image?: string;
-    }
+  /** `overrides`: only for the pool the label scheme chose; its fallbacks launch as configured. */
+  | { readonly kind: 'pool'; readonly pool: PoolConfig; readonly overrides?: CodeBuildOverrides }
   | { readonly kind: 'unmatched'; readonly reason: string };
 
 export interface Router {
@@ -52,6 +56,10 @@ const computeTypes: Readonly<Record<string, string>> = {
  * CodeBuild's own rule, so a stray label cannot name something that is not a project.
  */
 const codebuildLabel = /^codebuild-([A-Za-z0-9][A-Za-z0-9_-]{1,254})-(\d+)-(\d+)$/i;
+
+/** The modifier labels of AWS's scheme (https://docs.aws.amazon.com/codebuild/latest/userguide/sample-github-action-runners-update-labels.html). */
+const MODIFIERS = ['image', 'instance-size', 'fleet', 'buildspec-override'] as const;
+type Modifier = (typeof MODIFIERS)[number];
 
 type Matcher = (value: string) => boolean;
 
@@ -102,41 +110,78 @@ const excludedBy = (pool: CompiledPool, job: RoutableJob): string | undefined =>
   return undefined;
 };
 
-/** AWS's CodeBuild-runner labels; undefined when no label names this very run. */
-const codebuildProjectRoute = (job: RoutableJob): Route | undefined => {
-  const runId = String(job.runId);
-  const runAttempt = String(job.runAttempt);
-  let project: string | undefined;
-  let computeType: string | undefined;
-  let image: string | undefined;
+const splitModifier = (label: string): [Modifier, string] | undefined => {
+  const colon = label.indexOf(':');
+  if (colon < 0) return undefined;
+  const key = label.slice(0, colon).toLowerCase();
+  return (MODIFIERS as readonly string[]).includes(key)
+    ? [key as Modifier, label.slice(colon + 1)]
+    : undefined;
+};
+
+/** The project named by a label `codebuild-<project>-<run_id>-<run_attempt>` of this very run. */
+const schemeProjectOf = (job: RoutableJob): string | undefined => {
   for (const label of job.labels) {
     const match = codebuildLabel.exec(label);
     // String comparison, so `0042` does not pass for run 42: AWS writes the ids unpadded.
-    if (match && project === undefined && match[2] === runId && match[3] === runAttempt) project = match[1];
-    const [key, value] = splitOverride(label);
-    if (key === 'instance-size') computeType = computeTypes[value.toLowerCase()] ?? computeType;
-    else if (key === 'image' && value !== '') image = value;
+    if (match && match[2] === String(job.runId) && match[3] === String(job.runAttempt)) return match[1];
   }
-  if (project === undefined) return undefined;
-  return {
-    kind: 'codebuild-project',
-    project,
-    ...(computeType === undefined ? {} : { computeType }),
-    ...(image === undefined ? {} : { image }),
-  };
+  return undefined;
 };
 
-const splitOverride = (label: string): [string, string] => {
-  const colon = label.indexOf(':');
-  return colon < 0 ? ['', ''] : [label.slice(0, colon).toLowerCase(), label.slice(colon + 1)];
+/**
+ * The overrides a scheme job asks for, if the pool allows every one of them; otherwise why not.
+ * Whoever writes the workflow writes these labels: they pick among what the operator listed, never more.
+ */
+const overridesFor = (pool: PoolConfig, job: RoutableJob): CodeBuildOverrides | string => {
+  const allowed = pool.codebuild!.labelScheme!;
+  const chosen = new Map<Modifier, string>();
+  for (const label of job.labels) {
+    const modifier = splitModifier(label);
+    if (!modifier) continue;
+    const [key, value] = modifier;
+    const earlier = chosen.get(key);
+    if (earlier !== undefined && earlier !== value)
+      return `labels ask for ${key}:${earlier} and ${key}:${value}`;
+    chosen.set(key, value);
+  }
+  const overrides: { -readonly [K in keyof CodeBuildOverrides]: CodeBuildOverrides[K] } = {};
+  for (const [key, value] of chosen) {
+    const refuse = (what: string) => `${key}:${value} is not allowed (${what})`;
+    if (key === 'buildspec-override') {
+      const on = value.toLowerCase();
+      if (on !== 'true' && on !== 'false') return refuse('expected true or false');
+      if (on === 'true') {
+        if (!allowed.buildspecOverride) return refuse('codebuild.labelScheme.buildspecOverride is not set');
+        overrides.projectBuildspec = true;
+      }
+    } else if (key === 'instance-size') {
+      const size = value.toLowerCase();
+      if (!allowed.instanceSizes?.includes(size as never))
+        return refuse(`allowed sizes: ${list(allowed.instanceSizes ?? [])}`);
+      overrides.computeType = computeTypes[size];
+    } else if (key === 'image') {
+      const image = Object.hasOwn(allowed.images ?? {}, value) ? allowed.images![value] : undefined;
+      if (!image) return refuse(`allowed images: ${list(Object.keys(allowed.images ?? {}))}`);
+      overrides.image = image.image;
+      if (image.environmentType) overrides.environmentType = image.environmentType;
+    } else {
+      const fleetArn = Object.hasOwn(allowed.fleets ?? {}, value) ? allowed.fleets![value] : undefined;
+      if (!fleetArn) return refuse(`allowed fleets: ${list(Object.keys(allowed.fleets ?? {}))}`);
+      overrides.fleetArn = fleetArn;
+    }
+  }
+  return overrides;
 };
 
 /**
  * Compiles every pool's regex and globs once; `route` then does no parsing per job.
  * Throws if a `workflowName` is not a valid regex (`crossCheckPools` rejects such configs first).
  *
- * Rules: a label `codebuild-<project>-<run_id>-<run_attempt>` for this run wins outright. Otherwise
- * a pool matches when every job label is one of its labels (case-insensitive, GitHub's rule for
+ * Rules: a label `codebuild-<project>-<run_id>-<run_attempt>` for this run (AWS's CodeBuild runner
+ * scheme) goes only to a pool whose `codebuild.labelScheme` enables that project, and only if the
+ * pool's filters admit the job and it allows every modifier label the job carries; other labels of
+ * such a job become its runner's labels. Otherwise a pool matches when every job label is one of its labels (case-insensitive, GitHub's rule for
  * self-hosted runners) and its workflowName/repositories/branches filters, where set, admit the job.
  * Highest priority wins; ties go to the pool listed first. A job without labels matches nothing.
  */
@@ -145,12 +190,40 @@ export const createRouter = (pools: readonly PoolConfig[]): Router => {
   const ordered = pools.map(compile).sort((a, b) => b.config.priority - a.config.priority);
   const byName = new Map(pools.map((pool) => [pool.name, pool]));
 
+  /** Pools that opted in to the label scheme, by project, highest priority first. */
+  const schemePools = new Map<string, CompiledPool[]>();
+  for (const pool of ordered) {
+    const settings = pool.config.provider === 'codebuild' ? pool.config.codebuild : undefined;
+    if (!settings?.labelScheme) continue;
+    schemePools.set(settings.project, [...(schemePools.get(settings.project) ?? []), pool]);
+  }
+
+  /** A scheme job goes through the pool that enables its project like any other job: filters first. */
+  const routeScheme = (job: RoutableJob, project: string): Route => {
+    const candidates = schemePools.get(project);
+    if (!candidates)
+      return {
+        kind: 'unmatched',
+        reason: clip(
+          `label codebuild-${project}-…: no pool enables the label scheme for CodeBuild project ${project}`,
+        ),
+      };
+    let firstRefusal: string | undefined;
+    for (const pool of candidates) {
+      const exclusion = excludedBy(pool, job);
+      const overrides = exclusion ?? overridesFor(pool.config, job);
+      if (typeof overrides !== 'string') return { kind: 'pool', pool: pool.config, overrides };
+      firstRefusal ??= `pool ${pool.config.name}: ${overrides}`;
+    }
+    return { kind: 'unmatched', reason: clip(`label scheme for ${project}: ${firstRefusal}`) };
+  };
+
   const route = (job: RoutableJob): Route => {
     // Without this guard an empty label list is a subset of every pool and would steal jobs.
     if (job.labels.length === 0)
       return { kind: 'unmatched', reason: 'job has no labels; it matches no pool' };
-    const native = codebuildProjectRoute(job);
-    if (native) return native;
+    const project = schemeProjectOf(job);
+    if (project !== undefined) return routeScheme(job, project);
 
     const wanted = job.labels.map((label) => label.toLowerCase());
     let firstExclusion: string | undefined;

@@ -323,8 +323,10 @@ describe('runner dispatch, when the runner boots slower than SQS redelivers', ()
       return job?.resourceId ? job : undefined;
     });
     expect(dispatched).toMatchObject({ status: 'dispatched', pool: 'dev-deploy', provider: 'codebuild' });
-    // Two StartBuild calls with one idempotency token: CodeBuild started one build.
-    expect(slow.twin.endpoint.count('codebuild:StartBuild')).toBe(2);
+    // The redelivery found the build the first attempt started (its GHES_CP_JOB) and recorded it
+    // instead of starting another with new credentials.
+    expect(slow.twin.endpoint.count('codebuild:StartBuild')).toBe(1);
+    expect(slow.twin.endpoint.count('codebuild:ListBuildsForProject')).toBe(1);
     const builds = (await state(slow)).builds!.filter((b) => b.jobId === jobId);
     expect(builds).toEqual([expect.objectContaining({ id: dispatched.resourceId })]);
     const job = await waitFor(
@@ -350,8 +352,9 @@ describe('runner dispatch, a job that can never be dispatched', () => {
   afterAll(async () => fast?.close());
 
   it('fails only its own record, ends in the DLQ after 5 receives and raises an alert', async () => {
-    // Parameter Store refuses every write (a broken KMS key policy, say): this job can never launch.
-    await armFault(fast, { target: 'ssm:PutParameter', error: 'AccessDeniedException', probability: 1 });
+    // Parameter Store refuses every write as invalid: this job can never launch, and nothing says an
+    // operator must act, so SQS retries it until it lands in the DLQ.
+    await armFault(fast, { target: 'ssm:PutParameter', error: 'ValidationException', probability: 1 });
     const poisoned = newJobId();
     await sendJob(fast, { jobId: poisoned, labels: ['self-hosted', 'linux'] });
     // A job in the same batches whose route needs no Parameter Store write is not held back by it.
@@ -368,10 +371,34 @@ describe('runner dispatch, a job that can never be dispatched', () => {
     expect(await jobOf(fast, poisoned)).toMatchObject({
       status: 'queued',
       resourceId: null,
-      reason: 'dispatch failed: AccessDeniedException',
+      reason: 'dispatch failed: ValidationException',
     });
     expect((await state(fast)).instances!.every((i) => i.state === 'stopped')).toBe(true);
     expect(fast.twin.endpoint.count('ec2:StartInstances')).toBe(0);
     expect(await jobOf(fast, unmatched)).toMatchObject({ status: 'unmatched' });
+  });
+
+  it('alerts at once and keeps the job queued when AWS refuses the launch for lack of permission', async () => {
+    await fetch(`${fast.url}/sandbox/faults`, { method: 'DELETE' });
+    await armFault(fast, { target: 'ec2:StartInstances', error: 'UnauthorizedOperation', probability: 1 });
+    const before = fast.twin.queues.get('DispatchQueue')!.deadLetters.length;
+    const jobId = newJobId();
+    // The arm64 pool has no fallback: nothing else can take the job.
+    await sendJob(fast, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const alert = await waitFor('an alert from the dispatcher', async () =>
+      (await state(fast)).alerts!.find(
+        (a) => a.source === 'ghes-control-plane.runner-dispatcher' && a.detail.includes(String(jobId)),
+      ),
+    );
+    expect(alert.detail).toMatch(/^runner-launch-refused: .*linux-arm64: UnauthorizedOperation/);
+    const job = await jobOf(fast, jobId);
+    expect(job).toMatchObject({ status: 'queued', resourceId: null });
+    expect(job.reason).toMatch(/^not launched: linux-arm64: UnauthorizedOperation/);
+    // Acknowledged, not retried into the DLQ: one StartInstances per candidate, one receive.
+    await fast.twin.queues.get('DispatchQueue')!.drained();
+    expect(fast.twin.queues.get('DispatchQueue')!.deadLetters.length).toBe(before);
+    expect(fast.twin.endpoint.calls.filter((c) => c.target === 'ec2:StartInstances' && c.error)).toHaveLength(
+      1,
+    );
   });
 });

@@ -6,13 +6,17 @@ import type { TwinQueue } from './sqs.ts';
 
 /**
  * The control-plane bus: PutEvents, the rules from `infra/event-rules.json` (the same file
- * serverless.yml deploys), SQS targets, and an archive of every accepted event.
+ * serverless.yml deploys), SQS and SNS targets, and an archive of every accepted event.
  */
 export interface EventRule {
   readonly description: string;
   readonly eventPattern: Record<string, unknown>;
-  readonly targetQueue: string;
+  readonly targetQueue?: string;
+  readonly targetTopic?: string;
 }
+
+/** What an SNS topic target receives: the whole event, as EventBridge sends it. */
+export type TwinTopic = (event: Record<string, unknown>) => void;
 
 export const eventRules = (): Record<string, EventRule> =>
   JSON.parse(readFileSync(new URL('../../infra/event-rules.json', import.meta.url), 'utf8'));
@@ -35,11 +39,15 @@ export const createEventBridgeTwin = (options: {
   region: string;
   accountId: string;
   queues: ReadonlyMap<string, TwinQueue>;
+  topics?: ReadonlyMap<string, TwinTopic>;
 }): EventBridgeTwin => {
   const rules = eventRules();
+  const topics = options.topics ?? new Map<string, TwinTopic>();
   for (const [name, rule] of Object.entries(rules)) {
-    if (!options.queues.has(rule.targetQueue))
+    if (rule.targetQueue !== undefined && !options.queues.has(rule.targetQueue))
       throw new Error(`rule ${name}: no queue ${rule.targetQueue} in the twin`);
+    if (rule.targetTopic !== undefined && !topics.has(rule.targetTopic))
+      throw new Error(`rule ${name}: no topic ${rule.targetTopic} in the twin`);
   }
   const archive: ArchivedEvent[] = [];
 
@@ -85,7 +93,11 @@ export const createEventBridgeTwin = (options: {
         const matched = Object.entries(rules).filter(([, rule]) =>
           matchesPattern(event, rule.eventPattern as never),
         );
-        for (const [, rule] of matched) options.queues.get(rule.targetQueue)!.send(JSON.stringify(event));
+        for (const [, rule] of matched) {
+          if (rule.targetQueue !== undefined)
+            options.queues.get(rule.targetQueue)!.send(JSON.stringify(event));
+          if (rule.targetTopic !== undefined) topics.get(rule.targetTopic)!(event);
+        }
         archive.push({ ...event, matchedRules: matched.map(([name]) => name) });
         return { EventId: event.id };
       });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../../shared/config/deployment-config.ts';
+import { configWarnings, parseDeploymentConfig } from '../../../shared/config/deployment-config.ts';
 import { ConfigError } from '../../../shared/http/errors.ts';
 
 const base = `
@@ -69,5 +69,71 @@ describe('deployment config', () => {
 
   it('says so when the file is not YAML', () => {
     expect(problemsOf('region: [unclosed')).toContain('deploy.yaml: not valid YAML');
+  });
+
+  it('accepts a label scheme with allow-lists and refuses sizes AWS does not have', () => {
+    const scheme = (allow: string) =>
+      `${base}pools:${pool('')}`.replace(
+        'codebuild: { project: runners }',
+        `codebuild: { project: runners, labelScheme: ${allow} }`,
+      );
+    const config = parseDeploymentConfig(
+      scheme("{ instanceSizes: [small], images: { 'linux-5.0': { image: 'aws/codebuild/standard:7.0' } } }"),
+      'deploy.yaml',
+    );
+    expect(config.pools[0]!.codebuild!.labelScheme).toEqual({
+      instanceSizes: ['small'],
+      images: { 'linux-5.0': { image: 'aws/codebuild/standard:7.0' } },
+    });
+    expect(problemsOf(scheme('{ instanceSizes: [huge] }'))).toContain(
+      'pools[0].codebuild.labelScheme.instanceSizes[0]',
+    );
+  });
+
+  it('refuses provider settings on a pool of the other provider, and a custom EC2 tag key IAM would not honour', () => {
+    const ec2 = `${base}pools:${pool('')}`.replace('provider: codebuild', 'provider: ec2-wake');
+    expect(problemsOf(ec2)).toContain('pools[0].codebuild: only for provider codebuild');
+    const tagKey = `${base}pools:
+  - name: linux
+    provider: ec2-wake
+    labels: [linux]
+    maxConcurrent: 1
+    ec2: { tagKey: team, tagValue: linux }`;
+    expect(problemsOf(tagKey)).toContain('pools[0].ec2: unknown key "tagKey"');
+  });
+
+  it('refuses a secret ARN that is not a Secrets Manager secret, naming the key', () => {
+    const text = base.replace('secret:hook', 'parameter/hook').replace(':secretsmanager:', ':ssm:');
+    expect(problemsOf(`${text}pools: []`)).toMatch(
+      /github\.webhookSecretArn: expected a Secrets Manager secret ARN/,
+    );
+  });
+
+  it('warns about a pool that looks like it deploys but is guarded only by what a workflow author writes', () => {
+    const deploy = `${base}pools:
+  - name: prd-deploy
+    provider: codebuild
+    labels: [deploy]
+    workflowName: '^deploy$'
+    branches: [main]
+    maxConcurrent: 1
+    codebuild: { project: p }
+  - name: prd-guarded
+    provider: codebuild
+    labels: [deploy]
+    runnerGroupId: 2
+    maxConcurrent: 1
+    codebuild: { project: p }
+  - name: linux
+    provider: codebuild
+    labels: [linux]
+    maxConcurrent: 1
+    codebuild: { project: p }`;
+    const warnings = configWarnings(parseDeploymentConfig(deploy, 'deploy.yaml'));
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^pools\[0\] \(prd-deploy\): looks like it deploys \(its name\) but is guarded only by workflowName, branches, which the workflow's author chooses; set runnerGroupId/,
+      ),
+    ]);
   });
 });

@@ -4,7 +4,11 @@ import type { Leases } from '../../../shared/dispatch/leases.ts';
 import type { PoolConfig } from '../../../shared/config/deployment-config.ts';
 import type { WorkflowJobDetail } from '../../../shared/events/control-plane-events.ts';
 import type { DispatchRecords } from '../../../shared/ledger/dispatch-records.ts';
-import { NoCapacityError, type RunnerProvider } from '../../../shared/providers/runner-provider.ts';
+import {
+  NoCapacityError,
+  type CodeBuildTarget,
+  type RunnerProvider,
+} from '../../../shared/providers/runner-provider.ts';
 import { createRouter } from '../../../shared/routing/route-job.ts';
 import { workflowJobEvent } from '../../support/workflow-job-event.ts';
 
@@ -35,6 +39,9 @@ const setup = (options: {
   recordFails?: boolean;
   earlier?: { pool: string; provider: string; resourceId: string };
   earlierAlive?: boolean;
+  codebuild?: (target: CodeBuildTarget) => Promise<{ resourceId: string }>;
+  /** What the CodeBuild provider finds of an earlier attempt's build. */
+  adoptable?: string;
 }) => {
   const log: string[] = [];
   const warnings: Record<string, unknown>[] = [];
@@ -59,17 +66,22 @@ const setup = (options: {
     instanceOf: async () => undefined,
     slotsInUse: async (p) => slots.get(p) ?? 0,
   };
+  /** After a reclaim the job is this dispatcher's: claiming again (the fence before a launch) renews. */
+  let reclaimed = false;
   const records: DispatchRecords = {
     claim: async () =>
-      options.earlier
-        ? { claimed: false, why: 'already dispatched to i-9', retry: false, earlier: options.earlier }
-        : options.claimed === false
-          ? { claimed: false, why: 'already dispatched to i-9', retry: false }
-          : options.leased
-            ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
-            : { claimed: true },
+      reclaimed
+        ? { claimed: true }
+        : options.earlier
+          ? { claimed: false, why: 'already dispatched to i-9', retry: false, earlier: options.earlier }
+          : options.claimed === false
+            ? { claimed: false, why: 'already dispatched to i-9', retry: false }
+            : options.leased
+              ? { claimed: false, why: 'another dispatcher holds the job', retry: true }
+              : { claimed: true },
     async reclaim(_key, _owner, earlierResourceId) {
       log.push(`reclaim from ${earlierResourceId}`);
+      reclaimed = true;
       return true;
     },
     async dispatched(_key, _owner, launch) {
@@ -104,10 +116,18 @@ const setup = (options: {
     providers: (roleArn?: string) => {
       const as = roleArn ? ` as ${roleArn.split(':')[4]}` : '';
       return {
-        codebuild: provider(async (target: { project: string }) => {
-          log.push(`StartBuild ${target.project}${as}`);
-          return { resourceId: `${target.project}:b1` };
-        }),
+        codebuild: {
+          ...provider(async (target: CodeBuildTarget) => {
+            const { project, ...overrides } = target;
+            const shown = Object.keys(overrides).length ? ` ${JSON.stringify(overrides)}` : '';
+            log.push(`StartBuild ${project}${shown}${as}`);
+            return options.codebuild ? options.codebuild(target) : { resourceId: `${project}:b1` };
+          }),
+          async adopt(jobKey: string, target: CodeBuildTarget) {
+            log.push(`look for ${jobKey} in ${target.project}`);
+            return options.adoptable ? { resourceId: options.adoptable } : undefined;
+          },
+        },
         ec2Wake: provider(async (target: { tagValue: string }) => {
           log.push(`wake ${target.tagValue}${as}`);
           return options.ec2 ? options.ec2(target.tagValue) : { resourceId: 'i-1' };
@@ -116,6 +136,11 @@ const setup = (options: {
     },
     leases,
     records,
+    alerts: {
+      async raise(alert) {
+        log.push(`alert ${alert.kind}: ${alert.detail}`);
+      },
+    },
     logger: {
       info() {},
       warn: (message: string, keys: Record<string, unknown>) => void warnings.push({ message, ...keys }),
@@ -349,14 +374,109 @@ describe('dispatcher', () => {
     ]);
   });
 
-  it('sends codebuild-<project>-<run_id>-<run_attempt> jobs to that project without a pool', async () => {
+  it('runs a codebuild-<project>-… job through the pool that enables it: its slot, runner group and overrides', async () => {
+    const scheme = pool('cb', {
+      provider: 'codebuild',
+      runnerGroupId: 2,
+      fallback: 'spare',
+      codebuild: {
+        project: 'myproj',
+        computeType: 'BUILD_GENERAL1_MEDIUM',
+        labelScheme: { instanceSizes: ['large'] },
+      },
+    });
+    const spare = pool('spare', { provider: 'codebuild', codebuild: { project: 'spareproj' } });
+    const { dispatcher, log } = setup({ pools: [scheme, spare] });
+    const result = await dispatcher.dispatch(
+      job({ labels: ['codebuild-myproj-5-1', 'instance-size:large'] }),
+    );
+    expect(result).toEqual({ outcome: 'launched', pool: 'cb', resourceId: 'myproj:b1' });
+    expect(log).toEqual([
+      'slot cb 11#1',
+      'credentials ghes-cp-11-1 group 2',
+      'StartBuild myproj {"computeType":"BUILD_GENERAL1_LARGE"}',
+      'dispatched cb myproj:b1',
+    ]);
+  });
+
+  it('launches a fallback pool as configured, without the overrides the first pool allowed', async () => {
+    const scheme = pool('cb', {
+      provider: 'codebuild',
+      fallback: 'spare',
+      codebuild: { project: 'myproj', labelScheme: { instanceSizes: ['large'] } },
+    });
+    const spare = pool('spare', { provider: 'codebuild', codebuild: { project: 'spareproj' } });
+    const { dispatcher, log } = setup({ pools: [scheme, spare], full: ['cb'] });
+    await dispatcher.dispatch(job({ labels: ['codebuild-myproj-5-1', 'instance-size:large'] }));
+    expect(log).toContain('StartBuild spareproj');
+  });
+
+  it('records a refused label-scheme job unmatched with the reason and launches nothing', async () => {
     const { dispatcher, log } = setup({ pools: [pool('linux')] });
     const result = await dispatcher.dispatch(job({ labels: ['codebuild-myproj-5-1'] }));
-    expect(result).toEqual({ outcome: 'launched', pool: 'codebuild:myproj', resourceId: 'myproj:b1' });
+    expect(result.outcome).toBe('unmatched');
     expect(log).toEqual([
-      'credentials ghes-cp-11-1',
-      'StartBuild myproj',
-      'dispatched codebuild:myproj myproj:b1',
+      'not launched unmatched: label codebuild-myproj-…: no pool enables the label scheme for CodeBuild project myproj',
     ]);
+  });
+
+  it('alerts when AWS refuses a launch for lack of permission, tries the fallback, and does not retry', async () => {
+    const pools = [
+      pool('linux', { fallback: 'cb' }),
+      pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } }),
+    ];
+    const { dispatcher, log } = setup({
+      pools,
+      ec2: async () => {
+        throw Object.assign(new Error('You are not authorized to perform this operation.'), {
+          name: 'UnauthorizedOperation',
+        });
+      },
+    });
+    const result = await dispatcher.dispatch(job());
+    expect(result).toEqual({ outcome: 'launched', pool: 'cb', resourceId: 'r:b1' });
+    expect(log).toEqual([
+      'slot linux 11#1',
+      'credentials ghes-cp-11-1',
+      'wake linux',
+      'free linux',
+      'slot cb 11#1',
+      'StartBuild r',
+      'alert runner-launch-refused: linux: UnauthorizedOperation: You are not authorized to perform this operation.',
+      'dispatched cb r:b1',
+    ]);
+  });
+
+  it('keeps the job queued with the reason when every pool of the chain is refused, and alerts once', async () => {
+    const denied = async (): Promise<never> => {
+      throw Object.assign(new Error('no'), { name: 'AccessDeniedException' });
+    };
+    const { dispatcher, log } = setup({
+      pools: [pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } })],
+      codebuild: denied,
+    });
+    const result = await dispatcher.dispatch(job());
+    expect(result).toEqual({ outcome: 'failed', reason: 'not launched: cb: AccessDeniedException: no' });
+    expect(log.filter((line) => line.startsWith('alert'))).toEqual([
+      'alert runner-launch-refused: cb: AccessDeniedException: no',
+    ]);
+    expect(log.at(-2)).toBe('not launched queued: not launched: cb: AccessDeniedException: no');
+    expect(log.at(-1)).toBe('remove runner 41');
+  });
+
+  it('takes over, on a redelivery, the build an attempt that died after StartBuild left unrecorded', async () => {
+    const pools = [pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } })];
+    const { dispatcher, log } = setup({ pools, adoptable: 'r:earlier' });
+    const result = await dispatcher.dispatch(job(), { redelivered: true });
+    expect(result).toEqual({ outcome: 'launched', pool: 'cb', resourceId: 'r:earlier' });
+    // No second registration, no second build.
+    expect(log).toEqual(['slot cb 11#1', 'look for 11#1 in r', 'dispatched cb r:earlier']);
+  });
+
+  it('does not look for an earlier build on a first delivery', async () => {
+    const pools = [pool('cb', { provider: 'codebuild', codebuild: { project: 'r' } })];
+    const { dispatcher, log } = setup({ pools, adoptable: 'r:earlier' });
+    await dispatcher.dispatch(job());
+    expect(log).toEqual(['slot cb 11#1', 'credentials ghes-cp-11-1', 'StartBuild r', 'dispatched cb r:b1']);
   });
 });

@@ -158,20 +158,118 @@ describe('branch globs', () => {
 });
 
 describe('CodeBuild runner label scheme', () => {
-  const router = createRouter([pool('linux', ['self-hosted', 'codebuild-runners-4242-1', 'image:x'])]);
+  const scheme = (
+    name: string,
+    project: string,
+    labelScheme: NonNullable<PoolConfig['codebuild']>['labelScheme'],
+    extra: Partial<PoolConfig> = {},
+  ) => pool(name, ['self-hosted', 'linux'], { codebuild: { project, labelScheme }, ...extra });
+  const everything = {
+    buildspecOverride: true,
+    instanceSizes: ['small' as const, 'large' as const],
+    images: {
+      'linux-5.0': { image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0' },
+      'arm-3.0': {
+        image: 'aws/codebuild/amazonlinux-aarch64-standard:3.0',
+        environmentType: 'ARM_CONTAINER',
+      },
+    },
+    fleets: { big: 'arn:aws:codebuild:eu-west-1:111122223333:fleet/big:1' },
+  };
+  const router = createRouter([
+    scheme('runners', 'runners', everything),
+    // The production deploy project: a pool names it, but does not enable the scheme.
+    pool('prd', ['self-hosted', 'deploy'], { codebuild: { project: 'runners-prd' }, runnerGroupId: 2 }),
+    scheme('guarded', 'guarded', {}, { repositories: ['acme/*'], branches: ['main'] }),
+  ]);
 
-  it('routes codebuild-<project>-<run_id>-<run_attempt> of this run to the project, ahead of pools', () => {
+  it('routes codebuild-<project>-<run_id>-<run_attempt> of this run through the pool that enables the project', () => {
     expect(router.route(job(['codebuild-runners-4242-1']))).toStrictEqual({
-      kind: 'codebuild-project',
-      project: 'runners',
+      kind: 'pool',
+      pool: router.pool('runners'),
+      overrides: {},
     });
+  });
+
+  it('refuses a project that no pool enables the scheme for, even one a pool names', () => {
+    // The reproduction of the bypass: a workflow names the production project and its own image.
+    const route = router.route(
+      job(['codebuild-runners-prd-4242-1', 'image:attacker.example/evil:latest', 'instance-size:2xlarge'], {
+        repository: 'acme/untrusted',
+        headBranch: 'feature/pwn',
+        workflowName: 'pr-check',
+      }),
+    );
+    expect(reason(route)).toBe(
+      'label codebuild-runners-prd-…: no pool enables the label scheme for CodeBuild project runners-prd',
+    );
+  });
+
+  it("keeps the pool's repository and branch filters for scheme jobs", () => {
+    expect(poolName(router.route(job(['codebuild-guarded-4242-1'])))).toBe('guarded');
+    expect(reason(router.route(job(['codebuild-guarded-4242-1'], { headBranch: 'feature/pwn' })))).toBe(
+      'label scheme for guarded: pool guarded: branch "feature/pwn" matches none of [main]',
+    );
+    expect(reason(router.route(job(['codebuild-guarded-4242-1'], { repository: 'evil/app' })))).toMatch(
+      /^label scheme for guarded: pool guarded: repository "evil\/app" matches none of \[acme\/\*\]/,
+    );
+  });
+
+  it.each([
+    ['image:linux-5.0', { image: 'aws/codebuild/amazonlinux-x86_64-standard:5.0' }],
+    [
+      'image:arm-3.0',
+      { image: 'aws/codebuild/amazonlinux-aarch64-standard:3.0', environmentType: 'ARM_CONTAINER' },
+    ],
+    ['instance-size:LARGE', { computeType: 'BUILD_GENERAL1_LARGE' }],
+    ['fleet:big', { fleetArn: 'arn:aws:codebuild:eu-west-1:111122223333:fleet/big:1' }],
+    ['buildspec-override:true', { projectBuildspec: true }],
+    ['buildspec-override:false', {}],
+  ])('honours %s where the pool allows it', (label, overrides) => {
+    expect(router.route(job(['codebuild-runners-4242-1', label]))).toMatchObject({ kind: 'pool', overrides });
+  });
+
+  it.each([
+    [
+      'image:attacker.example/evil:latest',
+      'image:attacker.example/evil:latest is not allowed (allowed images: [linux-5.0, arm-3.0])',
+    ],
+    ['instance-size:2xlarge', 'instance-size:2xlarge is not allowed (allowed sizes: [small, large])'],
+    ['fleet:other', 'fleet:other is not allowed (allowed fleets: [big])'],
+    ['buildspec-override:yes', 'buildspec-override:yes is not allowed (expected true or false)'],
+  ])('refuses %s, which is not on the allow-list', (label, why) => {
+    expect(reason(router.route(job(['codebuild-runners-4242-1', label])))).toBe(
+      `label scheme for runners: pool runners: ${why}`,
+    );
+  });
+
+  it('refuses every modifier on a pool that allows none, and conflicting values', () => {
+    expect(reason(router.route(job(['codebuild-guarded-4242-1', 'buildspec-override:true'])))).toMatch(
+      /buildspec-override:true is not allowed \(codebuild.labelScheme.buildspecOverride is not set\)$/,
+    );
+    expect(reason(router.route(job(['codebuild-guarded-4242-1', 'image:linux-5.0'])))).toMatch(
+      /allowed images: \[\]\)$/,
+    );
+    expect(
+      reason(router.route(job(['codebuild-runners-4242-1', 'instance-size:small', 'instance-size:large']))),
+    ).toMatch(/labels ask for instance-size:small and instance-size:large$/);
+  });
+
+  it('tries the next pool that enables the same project when the first one filters the job out', () => {
+    const two = createRouter([
+      scheme('main-only', 'shared', {}, { branches: ['main'], priority: 5 }),
+      scheme('any-branch', 'shared', {}),
+    ]);
+    expect(poolName(two.route(job(['codebuild-shared-4242-1'])))).toBe('main-only');
+    expect(poolName(two.route(job(['codebuild-shared-4242-1'], { headBranch: 'dev' })))).toBe('any-branch');
   });
 
   it.each([
     ['codebuild-my-big-project-4242-1', 'my-big-project'],
     ['codebuild-Build_2-7-4242-1', 'Build_2-7'],
   ])('takes the ids from the end of %s', (label, project) => {
-    expect(router.route(job([label]))).toMatchObject({ kind: 'codebuild-project', project });
+    const named = createRouter([scheme('p', project, {})]);
+    expect(poolName(named.route(job([label])))).toBe('p');
   });
 
   it.each(['codebuild-runners-4243-1', 'codebuild-runners-4242-2', 'codebuild-runners-04242-1'])(
@@ -181,33 +279,14 @@ describe('CodeBuild runner label scheme', () => {
     },
   );
 
-  it('routes a job re-run as attempt 2 to a pool that lists its stale attempt-1 label', () => {
-    expect(poolName(router.route(job(['codebuild-runners-4242-1'], { runAttempt: 2 })))).toBe('linux');
+  it('keeps plain extra labels for the runner, as AWS suggests for telling jobs of one run apart', () => {
+    expect(poolName(router.route(job(['codebuild-runners-4242-1', 'job1'])))).toBe('runners');
   });
 
-  it.each([
-    ['small', 'BUILD_GENERAL1_SMALL'],
-    ['medium', 'BUILD_GENERAL1_MEDIUM'],
-    ['large', 'BUILD_GENERAL1_LARGE'],
-    ['xlarge', 'BUILD_GENERAL1_XLARGE'],
-    ['2xlarge', 'BUILD_GENERAL1_2XLARGE'],
-  ])('maps instance-size:%s to %s', (size, computeType) => {
-    const route = router.route(job(['codebuild-runners-4242-1', `instance-size:${size}`]));
-    expect(route).toStrictEqual({ kind: 'codebuild-project', project: 'runners', computeType });
-  });
-
-  it('takes image:<value> verbatim and ignores unknown sizes and other extra labels', () => {
-    const labels = ['self-hosted', 'image:aws/codebuild/standard:7.0', 'instance-size:huge', 'fleet:x'];
-    expect(router.route(job(['codebuild-runners-4242-1', ...labels]))).toStrictEqual({
-      kind: 'codebuild-project',
-      project: 'runners',
-      image: 'aws/codebuild/standard:7.0',
-    });
-  });
-
-  it('treats override labels without a codebuild label of this run as ordinary labels', () => {
-    expect(poolName(router.route(job(['image:x', 'self-hosted'])))).toBe('linux');
-    expect(router.route(job(['instance-size:small'])).kind).toBe('unmatched');
+  it('treats modifier labels without a codebuild label of this run as ordinary labels', () => {
+    const plain = createRouter([pool('linux', ['self-hosted', 'image:x'])]);
+    expect(poolName(plain.route(job(['image:x', 'self-hosted'])))).toBe('linux');
+    expect(plain.route(job(['instance-size:small'])).kind).toBe('unmatched');
   });
 });
 
