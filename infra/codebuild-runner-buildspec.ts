@@ -1,8 +1,10 @@
 /**
- * The buildspec every runner build gets (buildspecOverride). It reads the runner credentials from
- * the SecureString parameter CodeBuild resolved into RUNNER_CREDENTIALS, deletes the parameter, and
- * runs one ephemeral Actions runner (JIT config, or a registration token on GHES < 3.10). The
- * runner reads its inputs from ACTIONS_RUNNER_INPUT_* variables, which keeps them off the command line.
+ * The buildspec every runner build gets (buildspecOverride). CodeBuild resolved the SecureString
+ * parameter into RUNNER_CREDENTIALS before the first command; the first command deletes the parameter
+ * (read once: its name is no use to anyone after that), and the runner block takes the credentials
+ * out of the environment before it starts the runner, so no job step inherits them. Then one
+ * ephemeral Actions runner (JIT config, or a registration token on GHES < 3.10) reads its inputs from
+ * ACTIONS_RUNNER_INPUT_* variables, which keeps them off the command line.
  * The image must carry the Actions runner in /actions-runner, plus jq and the AWS CLI.
  */
 export const RUNNER_BUILDSPEC = `version: 0.2
@@ -11,23 +13,25 @@ env:
 phases:
   build:
     commands:
-      - aws ssm delete-parameter --name "$RUNNER_CREDENTIALS_PARAMETER" || true
+      - for attempt in 1 2 3 4 5; do aws ssm delete-parameter --name "$RUNNER_CREDENTIALS_PARAMETER" && break; sleep "$attempt"; done; unset RUNNER_CREDENTIALS_PARAMETER
       - cd /actions-runner
       - |
+        credentials="$RUNNER_CREDENTIALS"
+        unset RUNNER_CREDENTIALS
         run_runner() {
-          if [ "$(jq -r .kind <<<"$RUNNER_CREDENTIALS")" = jit ]; then
-            ACTIONS_RUNNER_INPUT_JITCONFIG="$(jq -r .encodedJitConfig <<<"$RUNNER_CREDENTIALS")" ./run.sh
+          if [ "$(jq -r .kind <<<"$credentials")" = jit ]; then
+            ACTIONS_RUNNER_INPUT_JITCONFIG="$(jq -r .encodedJitConfig <<<"$credentials")" ./run.sh
           else
-            ACTIONS_RUNNER_INPUT_URL="$(jq -r .url <<<"$RUNNER_CREDENTIALS")" \\
-            ACTIONS_RUNNER_INPUT_TOKEN="$(jq -r .token <<<"$RUNNER_CREDENTIALS")" \\
-            ACTIONS_RUNNER_INPUT_NAME="$(jq -r .runnerName <<<"$RUNNER_CREDENTIALS")" \\
-            ACTIONS_RUNNER_INPUT_LABELS="$(jq -r '.labels | join(",")' <<<"$RUNNER_CREDENTIALS")" \\
-            ACTIONS_RUNNER_INPUT_RUNNERGROUP="$(jq -r '.runnerGroup // empty' <<<"$RUNNER_CREDENTIALS")" \\
+            ACTIONS_RUNNER_INPUT_URL="$(jq -r .url <<<"$credentials")" \\
+            ACTIONS_RUNNER_INPUT_TOKEN="$(jq -r .token <<<"$credentials")" \\
+            ACTIONS_RUNNER_INPUT_NAME="$(jq -r .runnerName <<<"$credentials")" \\
+            ACTIONS_RUNNER_INPUT_LABELS="$(jq -r '.labels | join(",")' <<<"$credentials")" \\
+            ACTIONS_RUNNER_INPUT_RUNNERGROUP="$(jq -r '.runnerGroup // empty' <<<"$credentials")" \\
               ./config.sh --unattended --ephemeral --disableupdate
             ./run.sh
           fi
         }
-        idle_seconds="$(jq -r '(.idleMinutes // 10) * 60 | floor' <<<"$RUNNER_CREDENTIALS")"
+        idle_seconds="$(jq -r '(.idleMinutes // 10) * 60 | floor' <<<"$credentials")"
         run_runner &
         runner=$!
         # No job within idleMinutes (its job went to another runner): end the build, not bill it.

@@ -1,25 +1,41 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+
+const { secretResources } = createRequire(import.meta.url)('../../infra/deployment-config.cjs') as {
+  secretResources: (arn: string) => string[];
+};
 
 // AWS offers no resource-level permission for these read-only calls (Service Authorization Reference).
 const describeOnly = new Set(['ec2:DescribeInstances']);
 
 /** `osls package` builds the CloudFormation template offline; its IAM must stay least-privilege. */
 describe('serverless package', () => {
+  /** Packaged into a folder of its own, so other packaging tests running alongside cannot clash. */
   const template = () => {
-    execFileSync('npx', ['osls', 'package'], {
+    const out = mkdtempSync(join(tmpdir(), 'ghes-cp-package-'));
+    execFileSync('npx', ['osls', 'package', '--package', out], {
       stdio: 'pipe',
       env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
     });
-    return JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8'));
+    return JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
   };
+  let packaged: any;
+  const resourcesOf = () =>
+    (packaged ??= template()).Resources as Record<string, { Type: string; Properties: any }>;
+  const statementsOf = (resource: { Properties: any }) =>
+    (resource.Properties.Policies ?? [{ PolicyDocument: resource.Properties.PolicyDocument }]).flatMap(
+      (policy: any) => policy.PolicyDocument.Statement,
+    );
 
   it(
     'packages every function with its own role whose statements name their resources',
     { timeout: 60_000 },
     () => {
-      const resources = template().Resources as Record<string, { Type: string; Properties: any }>;
+      const resources = resourcesOf();
       const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
       expect(functions.length).toBeGreaterThan(0);
       for (const [name, fn] of functions) {
@@ -39,10 +55,14 @@ describe('serverless package', () => {
           }
         }
       }
-      // Stand-alone policies (the cross-account one) follow the same rule.
-      const policies = Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Policy');
+      // Stand-alone policies (the cross-account one, the runner builds' one) follow the same rule;
+      // a Deny may name '*', since it only takes away.
+      const policies = Object.values(resources).filter(
+        (r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy',
+      );
       for (const policy of policies) {
         for (const statement of policy.Properties.PolicyDocument.Statement) {
+          if (statement.Effect === 'Deny') continue;
           expect([statement.Resource].flat()).not.toContain('*');
         }
       }
@@ -56,4 +76,72 @@ describe('serverless package', () => {
       ]);
     },
   );
+
+  it(
+    'lets a runner build get and delete its credentials by exact name only, never list or read by path',
+    {
+      timeout: 60_000,
+    },
+    () => {
+      const policy = resourcesOf().RunnerBuildPolicy!;
+      expect(policy.Type).toBe('AWS::IAM::ManagedPolicy');
+      const statements = statementsOf(policy);
+      const allowed = statements.filter((st: any) => st.Effect === 'Allow');
+      expect(allowed.flatMap((st: any) => [st.Action].flat()).sort()).toEqual([
+        'ssm:DeleteParameter',
+        'ssm:GetParameter',
+        'ssm:GetParameters',
+      ]);
+      const builds = JSON.stringify(allowed.map((st: any) => st.Resource));
+      expect(builds).toContain(':parameter/ghes-control-plane/dev/runners/builds/*');
+      const denied = statements
+        .filter((st: any) => st.Effect === 'Deny')
+        .flatMap((st: any) => [st.Action].flat());
+      expect(denied).toEqual(
+        expect.arrayContaining([
+          'ssm:GetParametersByPath',
+          'ssm:DescribeParameters',
+          'codebuild:BatchGetBuilds',
+          'codebuild:ListBuilds',
+          'codebuild:ListBuildsForProject',
+        ]),
+      );
+      // The dispatcher writes those names, under its own prefix.
+      const dispatcher = statementsOf(resourcesOf().RunnerDispatcherRole!);
+      const puts = dispatcher.find((st: any) => [st.Action].flat().includes('ssm:PutParameter'));
+      expect(JSON.stringify(puts.Resource)).toContain(':parameter/ghes-control-plane/dev/runners/*');
+    },
+  );
+
+  it(
+    'grants partial secret ARNs with the random suffix AWS appends, so the grant matches the secret',
+    {
+      timeout: 60_000,
+    },
+    () => {
+      const secretGrants = (role: string) =>
+        statementsOf(resourcesOf()[role]!)
+          .filter((st: any) => st.Action === 'secretsmanager:GetSecretValue')
+          .flatMap((st: any) => [st.Resource].flat());
+      // config/deploy.example.yaml names both secrets without the suffix. `webhook-secret` ends in a
+      // dash and six letters, like a suffix, so it is granted both ways.
+      const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:ghes-cp';
+      expect(secretGrants('GithubWebhookRole')).toEqual([
+        `${arn}/webhook-secret`,
+        `${arn}/webhook-secret-??????`,
+      ]);
+      expect(secretGrants('RunnerDispatcherRole')).toEqual([`${arn}/github-app-key-??????`]);
+    },
+  );
+});
+
+describe('secret ARNs in IAM', () => {
+  const partial = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:ghes-cp/app-key';
+  it('grants a partial ARN only with the six-character suffix', () => {
+    expect(secretResources(partial)).toEqual([`${partial}-??????`]);
+  });
+  it('grants a full ARN as it is, and as a partial one in case its name only looks suffixed', () => {
+    const full = `${partial}-AbC123`;
+    expect(secretResources(full)).toEqual([full, `${full}-??????`]);
+  });
 });

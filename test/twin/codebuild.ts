@@ -18,6 +18,12 @@ export interface BuildView {
   readonly startTime: Date;
   readonly endTime?: Date;
   readonly environmentVariables: Readonly<Record<string, string>>;
+  readonly image: string;
+  readonly computeType: string;
+  readonly environmentType: string;
+  readonly fleetArn: string | null;
+  /** The buildspec the build runs (the override, as a runner build always has one). */
+  readonly buildspec: string | null;
   readonly jobId?: string;
   /** The account the build runs in (the caller's: a pool's role may act in another account). */
   readonly account: string;
@@ -77,6 +83,7 @@ interface Build {
     image: string;
     computeType: string;
     environmentVariables: EnvironmentVariable[];
+    fleet?: { fleetArn: string };
   };
   status: BuildStatus;
   endTime?: Date;
@@ -86,6 +93,23 @@ interface Build {
 }
 
 const IDEMPOTENCY_WINDOW_MS = 5 * 60_000;
+
+/** Every twin project's own buildspec: what `buildspec-override:true` brings into a runner build. */
+export const twinProjectBuildspec = (project: string) => `version: 0.2
+phases:
+  install:
+    commands:
+      - echo "${project}: install"
+  pre_build:
+    commands:
+      - echo "${project}: pre_build"
+  build:
+    commands:
+      - echo "${project}: the project's own build, which a runner build replaces"
+  post_build:
+    commands:
+      - echo "${project}: post_build"
+`;
 const epochSeconds = (date: Date) => date.getTime() / 1000;
 const invalid = (message: string) => new TwinAwsError('InvalidInputException', message);
 const optionalString = (input: Record<string, unknown>, key: string): string | undefined => {
@@ -139,6 +163,11 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
     environmentVariables: Object.fromEntries(
       build.environment.environmentVariables.map((v) => [v.name, v.value]),
     ),
+    image: build.environment.image,
+    computeType: build.environment.computeType,
+    environmentType: build.environment.type,
+    fleetArn: build.environment.fleet?.fleetArn ?? null,
+    buildspec: build.source.buildspec ?? null,
     ...(build.jobId !== undefined ? { jobId: build.jobId } : {}),
     account: build.account,
   });
@@ -204,11 +233,15 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
       type: optionalString(input, 'sourceTypeOverride') ?? 'NO_SOURCE',
       ...(buildspec !== undefined ? { buildspec } : {}),
     };
+    const fleet = input.fleetOverride as { fleetArn?: unknown } | undefined;
+    if (fleet !== undefined && typeof fleet?.fleetArn !== 'string')
+      throw invalid('fleetOverride.fleetArn must be a string');
     const environment = {
-      type: 'LINUX_CONTAINER',
+      type: optionalString(input, 'environmentTypeOverride') ?? 'LINUX_CONTAINER',
       image: optionalString(input, 'imageOverride') ?? 'aws/codebuild/amazonlinux-x86_64-standard:5.0',
       computeType: optionalString(input, 'computeTypeOverride') ?? 'BUILD_GENERAL1_SMALL',
       environmentVariables: parseEnvironment(input.environmentVariablesOverride),
+      ...(fleet ? { fleet: { fleetArn: fleet.fleetArn as string } } : {}),
     };
     const token = optionalString(input, 'idempotencyToken');
     const tokenKey = `${account}\u0000${project}\u0000${token}`;
@@ -266,6 +299,36 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
     };
   };
 
+  /** Newest first by default, 100 ids a page, as AWS pages them. */
+  const listBuildsForProject = (input: Record<string, unknown>, account: string) => {
+    const project = optionalString(input, 'projectName');
+    if (!project || !projects.has(project)) {
+      throw new TwinAwsError('ResourceNotFoundException', `Project cannot be found: ${String(project)}`);
+    }
+    const ascending = optionalString(input, 'sortOrder') === 'ASCENDING';
+    const ids = [...builds.values()]
+      .filter((build) => build.project === project && build.account === account)
+      .sort((a, b) => (ascending ? 1 : -1) * (a.buildNumber - b.buildNumber))
+      .map((build) => build.id);
+    const start = Number(optionalString(input, 'nextToken') ?? 0);
+    const page = ids.slice(start, start + 100);
+    return { ids: page, ...(start + 100 < ids.length ? { nextToken: String(start + 100) } : {}) };
+  };
+
+  const batchGetProjects = ({ names }: Record<string, unknown>, account: string) => {
+    if (!Array.isArray(names) || names.length < 1 || names.length > 100)
+      throw invalid('names must be a list of 1 to 100 project names');
+    const known = names.filter((name: string) => projects.has(name));
+    return {
+      projects: known.map((name: string) => ({
+        name,
+        arn: `arn:aws:codebuild:${region}:${account}:project/${name}`,
+        source: { type: 'NO_SOURCE', buildspec: twinProjectBuildspec(name) },
+      })),
+      projectsNotFound: names.filter((name: string) => !projects.has(name)),
+    };
+  };
+
   return {
     id: 'codebuild',
     signingName: 'codebuild',
@@ -278,14 +341,25 @@ export const createCodeBuildTwin = (options: CodeBuildTwinOptions): CodeBuildTwi
         ThrottlingException: 400,
       },
       BatchGetBuilds: { InvalidInputException: 400, ThrottlingException: 400 },
+      ListBuildsForProject: {
+        InvalidInputException: 400,
+        ResourceNotFoundException: 400,
+        ThrottlingException: 400,
+      },
+      BatchGetProjects: { InvalidInputException: 400, ThrottlingException: 400 },
       StopBuild: { InvalidInputException: 400, ResourceNotFoundException: 400, ThrottlingException: 400 },
     },
     async handle({ operation, input, caller }) {
+      const account = caller && options.accountOf ? options.accountOf(caller) : accountId;
       switch (operation) {
         case 'StartBuild':
-          return startBuild(input, caller && options.accountOf ? options.accountOf(caller) : accountId);
+          return startBuild(input, account);
         case 'BatchGetBuilds':
           return batchGetBuilds(input);
+        case 'ListBuildsForProject':
+          return listBuildsForProject(input, account);
+        case 'BatchGetProjects':
+          return batchGetProjects(input, account);
         case 'StopBuild': {
           const build = typeof input.id === 'string' ? builds.get(input.id) : undefined;
           if (!build)

@@ -1,10 +1,13 @@
 import {
   BatchGetBuildsCommand,
+  BatchGetProjectsCommand,
   AccountLimitExceededException,
   CodeBuildClient,
   InvalidInputException,
+  ListBuildsForProjectCommand,
   StartBuildCommand,
 } from '@aws-sdk/client-codebuild';
+import { parse } from 'yaml';
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -13,9 +16,15 @@ import { RUNNER_BUILDSPEC } from '../../../infra/codebuild-runner-buildspec.ts';
 import type { RunnerCredentials } from '../../../shared/github/github-app.ts';
 import { createCodeBuildProvider } from '../../../shared/providers/codebuild-provider.ts';
 import { createSsmCredentialsStore } from '../../../shared/providers/runner-credentials-store.ts';
-import { NoCapacityError, type LaunchRequest } from '../../../shared/providers/runner-provider.ts';
+import {
+  MisconfiguredPoolError,
+  NoCapacityError,
+  type LaunchRequest,
+} from '../../../shared/providers/runner-provider.ts';
 
 const PREFIX = '/ghes-cp/runners';
+/** 128 random bits, hex: a name nobody can guess or derive from the job. */
+const BUILD_PARAMETER = new RegExp(`^${PREFIX}/builds/[0-9a-f]{32}$`);
 const JIT_CONFIG = 'eyJqaXRjb25maWciOiJ0b3Atc2VjcmV0LWZvci1qb2ItMTEifQ==';
 
 const request = (jobId: number, runAttempt: number, credentials?: RunnerCredentials): LaunchRequest => ({
@@ -86,7 +95,9 @@ describe('CodeBuild runner provider', () => {
     await provider().launch(launch, { project: 'runner-linux' });
 
     // Assess
-    const parameter = `${PREFIX}/jobs/11-1`;
+    const parameter = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Name!;
+    expect(parameter).toMatch(BUILD_PARAMETER);
+    expect(parameter).not.toMatch(/11[#-]1/);
     expect(calls).toEqual([`put ${parameter}`, 'start runner-linux']);
     expect(ssm).toReceiveCommandWith(PutParameterCommand, { Name: parameter, Type: 'SecureString' });
     expect(JSON.parse(ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Value!)).toEqual({
@@ -167,7 +178,7 @@ describe('CodeBuild runner provider', () => {
     expect(plain).not.toHaveProperty('environmentTypeOverride');
   });
 
-  it('gives each job attempt its own idempotency token and parameter, and a repeated launch the same ones', async () => {
+  it('gives every launch its own parameter and idempotency token, so a token never comes back with other credentials', async () => {
     // Prepare
     startsBuild('b:1');
     const runners = provider();
@@ -175,28 +186,149 @@ describe('CodeBuild runner provider', () => {
     // Act
     await runners.launch(request(11, 1), { project: 'runner-linux' });
     await runners.launch(request(11, 2), { project: 'runner-linux' });
-    await runners.launch(request(11, 1), { project: 'runner-linux' }); // a retried dispatch
+    await runners.launch(request(11, 1), { project: 'runner-linux' }); // a retried dispatch, new credentials
 
     // Assess
     const starts = codebuild.commandCalls(StartBuildCommand).map((call) => call.args[0].input);
-    expect(starts.map((input) => input.idempotencyToken)).toEqual(['11#1', '11#2', '11#1']);
-    const credentialsParameter = (input: (typeof starts)[number]) =>
-      input.environmentVariablesOverride?.find((variable) => variable.name === 'RUNNER_CREDENTIALS')?.value;
-    expect(starts.map(credentialsParameter)).toEqual([
-      `${PREFIX}/jobs/11-1`,
-      `${PREFIX}/jobs/11-2`,
-      `${PREFIX}/jobs/11-1`,
-    ]);
-    expect(starts[1]!.environmentVariablesOverride).toContainEqual({
-      name: 'GHES_CP_JOB',
-      value: '11#2',
-      type: 'PLAINTEXT',
+    const variable = (input: (typeof starts)[number], name: string) =>
+      input.environmentVariablesOverride?.find((v) => v.name === name)?.value;
+    const tokens = starts.map((input) => input.idempotencyToken);
+    expect(new Set(tokens).size).toBe(3);
+    // The token is the launch's, visible to the build for a lookup after a lost answer.
+    expect(starts.map((input) => variable(input, 'GHES_CP_LAUNCH'))).toEqual(tokens);
+    const parameters = starts.map((input) => variable(input, 'RUNNER_CREDENTIALS'));
+    expect(new Set(parameters).size).toBe(3);
+    for (const parameter of parameters) expect(parameter).toMatch(BUILD_PARAMETER);
+    expect(starts.map((input) => variable(input, 'GHES_CP_JOB'))).toEqual(['11#1', '11#2', '11#1']);
+  });
+
+  describe('when StartBuild may have started a build but its answer was lost', () => {
+    const lost = () =>
+      Object.assign(new Error('We encountered an internal error.'), {
+        name: 'InternalFailure',
+        $metadata: { httpStatusCode: 500 },
+      });
+    const launchOf = () => {
+      const [start] = codebuild.commandCalls(StartBuildCommand);
+      return start!.args[0].input.environmentVariablesOverride!.find((v) => v.name === 'GHES_CP_LAUNCH')!
+        .value!;
+    };
+
+    it('finds the build it started by its launch id and keeps its credentials', async () => {
+      // Prepare
+      codebuild.on(StartBuildCommand).rejects(lost());
+      codebuild
+        .on(ListBuildsForProjectCommand)
+        .resolves({ ids: ['runner-linux:other', 'runner-linux:mine'] });
+      codebuild.on(BatchGetBuildsCommand).callsFake(() => ({
+        builds: [
+          {
+            id: 'runner-linux:other',
+            environment: { environmentVariables: [{ name: 'GHES_CP_LAUNCH', value: 'x' }] },
+          },
+          {
+            id: 'runner-linux:mine',
+            environment: { environmentVariables: [{ name: 'GHES_CP_LAUNCH', value: launchOf() }] },
+          },
+        ],
+      }));
+
+      // Act
+      const launched = await provider().launch(request(11, 1), { project: 'runner-linux' });
+
+      // Assess
+      expect(launched).toEqual({ resourceId: 'runner-linux:mine' });
+      expect(codebuild).toReceiveCommandWith(ListBuildsForProjectCommand, {
+        projectName: 'runner-linux',
+        sortOrder: 'DESCENDING',
+      });
+      expect(ssm).not.toReceiveCommand(DeleteParameterCommand);
     });
+
+    it('deletes the credentials and rethrows when no such build exists', async () => {
+      const failure = lost();
+      codebuild.on(StartBuildCommand).rejects(failure);
+      codebuild.on(ListBuildsForProjectCommand).resolves({ ids: [] });
+
+      await expect(provider().launch(request(11, 1), { project: 'runner-linux' })).rejects.toBe(failure);
+      expect(ssm).toReceiveCommandTimes(DeleteParameterCommand, 1);
+    });
+
+    it('keeps the credentials when it cannot tell, since a build may be about to read them', async () => {
+      const failure = lost();
+      codebuild.on(StartBuildCommand).rejects(failure);
+      codebuild.on(ListBuildsForProjectCommand).rejects(lost());
+
+      await expect(provider().launch(request(11, 1), { project: 'runner-linux' })).rejects.toBe(failure);
+      expect(ssm).not.toReceiveCommand(DeleteParameterCommand);
+    });
+  });
+
+  it('adopts only an in-progress build of the same job, found through its GHES_CP_JOB', async () => {
+    codebuild.on(ListBuildsForProjectCommand).resolves({ ids: ['r:done', 'r:other', 'r:live'] });
+    const env = (job: string) => ({
+      type: 'LINUX_CONTAINER' as const,
+      image: 'aws/codebuild/standard:7.0',
+      computeType: 'BUILD_GENERAL1_SMALL' as const,
+      environmentVariables: [{ name: 'GHES_CP_JOB', value: job }],
+    });
+    codebuild.on(BatchGetBuildsCommand).resolves({
+      builds: [
+        { id: 'r:done', buildStatus: 'FAILED', environment: env('11#1') },
+        { id: 'r:other', buildStatus: 'IN_PROGRESS', environment: env('12#1') },
+        { id: 'r:live', buildStatus: 'IN_PROGRESS', environment: env('11#1') },
+      ],
+    });
+    expect(await provider().adopt!('11#1', { project: 'r' })).toEqual({ resourceId: 'r:live' });
+    expect(await provider().adopt!('13#1', { project: 'r' })).toBeUndefined();
+  });
+
+  it("wraps the runner in the project's own install, pre_build and post_build phases for buildspec-override:true", async () => {
+    // Prepare
+    startsBuild('b:1');
+    codebuild.on(BatchGetProjectsCommand).resolves({
+      projects: [
+        {
+          name: 'runner-linux',
+          source: {
+            type: 'NO_SOURCE',
+            buildspec:
+              'version: 0.2\nenv:\n  shell: sh\n  variables: { TIER: prod }\nphases:\n  pre_build:\n    commands: [./login.sh]\n  build:\n    commands: [make]\n  post_build:\n    commands: [./report.sh]\n',
+          },
+        },
+      ],
+    });
+
+    // Act
+    await provider().launch(request(11, 1), { project: 'runner-linux', projectBuildspec: true });
+
+    // Assess
+    const buildspec = parse(codebuild.commandCalls(StartBuildCommand)[0]!.args[0].input.buildspecOverride!);
+    const runner = parse(RUNNER_BUILDSPEC);
+    expect(Object.keys(buildspec.phases)).toEqual(['pre_build', 'build', 'post_build']);
+    expect(buildspec.phases.pre_build).toEqual({ commands: ['./login.sh'] });
+    expect(buildspec.phases.build).toEqual(runner.phases.build); // the project's `make` does not run
+    expect(buildspec.phases.post_build).toEqual({ commands: ['./report.sh'] });
+    expect(buildspec.env).toEqual({ shell: 'bash', variables: { TIER: 'prod' } });
+  });
+
+  it('refuses buildspec-override:true for a project whose buildspec is a file name, which a source-less build cannot read', async () => {
+    codebuild.on(BatchGetProjectsCommand).resolves({
+      projects: [{ name: 'runner-linux', source: { type: 'GITHUB', buildspec: 'buildspec.yml' } }],
+    });
+    const error = await provider()
+      .launch(request(11, 1), { project: 'runner-linux', projectBuildspec: true })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MisconfiguredPoolError);
+    expect(ssm).not.toReceiveCommand(PutParameterCommand);
   });
 
   it('deletes the parameter and reports no capacity when the account build limit is reached', async () => {
     // Prepare
-    const limit = new AccountLimitExceededException({ message: 'concurrent build limit', $metadata: {} });
+    const limit = new AccountLimitExceededException({
+      message: 'concurrent build limit',
+      $metadata: { httpStatusCode: 400 },
+    });
     codebuild.on(StartBuildCommand).rejects(limit);
 
     // Act
@@ -208,12 +340,22 @@ describe('CodeBuild runner provider', () => {
     expect((error as NoCapacityError).message).toContain('runner-linux');
     expect((error as NoCapacityError).message).toContain('AccountLimitExceededException');
     expect((error as NoCapacityError).cause).toBe(limit);
-    expect(calls).toEqual([`put ${PREFIX}/jobs/11-1`, `delete ${PREFIX}/jobs/11-1`]);
+    const parameter = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Name!;
+    expect(calls).toEqual([`put ${parameter}`, `delete ${parameter}`]);
   });
 
   it.each([
-    ['an invalid project', new InvalidInputException({ message: 'project not found', $metadata: {} })],
-    ['an access denial', Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' })],
+    [
+      'an invalid project',
+      new InvalidInputException({ message: 'project not found', $metadata: { httpStatusCode: 400 } }),
+    ],
+    [
+      'an access denial',
+      Object.assign(new Error('not authorized'), {
+        name: 'AccessDeniedException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    ],
   ])(
     'deletes the parameter and rethrows %s unchanged, so the fallback pool is not tried for it',
     async (_, failure) => {
@@ -228,7 +370,8 @@ describe('CodeBuild runner provider', () => {
       // Assess
       expect(error).toBe(failure);
       expect(error).not.toBeInstanceOf(NoCapacityError);
-      expect(ssm).toReceiveCommandExactlyOnceWith(DeleteParameterCommand, { Name: `${PREFIX}/jobs/11-1` });
+      const parameter = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Name!;
+      expect(ssm).toReceiveCommandExactlyOnceWith(DeleteParameterCommand, { Name: parameter });
     },
   );
 
