@@ -86,11 +86,13 @@ describe('runner dispatch', () => {
     const job = await completed(jobId);
     expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake' });
     expect(job.resourceId).toMatch(/^i-0[0-9a-f]{16}$/);
-    const instance = await waitFor('the instance to stop after its job', async () => {
+    // The machine powers itself off when its runner exits; the lease is freed when the dispatcher
+    // handles the `completed` event off the queue. Either may come first, and both must come.
+    const instance = await waitFor('the instance to stop and be free again after its job', async () => {
       const found = (await state(sandbox)).instances!.find((i) => i.instanceId === job.resourceId);
-      return found?.state === 'stopped' ? found : undefined;
+      return found?.state === 'stopped' && found.jobId === null ? found : undefined;
     });
-    expect(instance.jobId).toBeNull();
+    expect(instance).toMatchObject({ state: 'stopped', jobId: null });
   });
 
   it("wakes an instance in another account through the pool's role, never with the dispatcher's own keys", async () => {
