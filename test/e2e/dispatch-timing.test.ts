@@ -5,7 +5,7 @@ import { armFault, newJobId, sendJob, startTestSandbox, state, waitFor } from '.
 /**
  * A dispatch slower than the dispatcher's timeout, through the sandbox's routes. The twin's Lambda
  * timeout, dispatch lease and queue visibility are the deployed 30 s / 120 s / 180 s scaled together
- * (at timeScale 0.01: 1 s, the floor; 1.9 s; 2.5 s). Before, the lease (1.2 s) and the visibility
+ * (at timeScale 0.01: 3 s, the floor; 3.9 s; 4.5 s). Before, the lease (1.2 s) and the visibility
  * (1.8 s) were scaled and the timeout (30 s) was not: a redelivered message was handled while its
  * first invocation still ran, and both launched a runner for the job. On the product's side, each
  * failed instance's parameter cleanup (a throttled DeleteParameter the SDK retries for 5–7 s) held
@@ -86,7 +86,13 @@ describe('dispatch slower than the dispatcher timeout', () => {
     { timeout: 60_000 },
     async () => {
       // Prepare: the SDK retries ThrottlingException 4 times with jittered backoff (up to 1+2+4+8 s),
-      // so the first invocation usually outlives its 1 s timeout, and its 1.9 s lease.
+      // so the first invocation usually outlives a 1 s timeout and its 1.9 s lease.
+      // This test needs the overrun: a 1 s timeout here (lease 1.9 s, visibility 2.5 s), the
+      // suite's 3 s floor being too long for the backoff to outlast reliably.
+      await sandbox.close();
+      sandbox = await startTestSandbox((config) => {
+        config.sandbox.lambdaTimeoutFloorMs = 1_000;
+      });
       const since = Date.now();
       await armFault(sandbox, { target: 'ssm:PutParameter', error: 'ThrottlingException', count: 4 });
       const jobId = newJobId();

@@ -305,9 +305,10 @@ describe('runner dispatch', () => {
 describe('runner dispatch, when the runner boots slower than SQS redelivers', () => {
   let slow: Sandbox;
   beforeAll(async () => {
-    // CodeBuild takes 400 s (4 s here) to start; SQS redelivers after 180 s (1.8 s).
+    // CodeBuild takes 1,000 s (10 s here) to start; SQS redelivers after 4.5 s (the twin's 180 s
+    // visibility, held above its 3 s Lambda timeout floor; test/twin/dispatch-timing.ts).
     slow = await startTestSandbox((config) => {
-      config.sandbox.durations.buildStartMs = 400_000;
+      config.sandbox.durations.buildStartMs = 1_000_000;
     });
   });
   afterAll(async () => slow?.close());
@@ -346,39 +347,46 @@ describe('runner dispatch, when the runner boots slower than SQS redelivers', ()
 describe('runner dispatch, a job that can never be dispatched', () => {
   let fast: Sandbox;
   beforeAll(async () => {
-    // 0.002: SQS redelivers after 0.36 s, so five receives take seconds, not minutes.
+    // 0.002: SQS redelivers after 3.3 s (the visibility timeout, held above the twin's 3 s Lambda
+    // timeout floor), so five receives take seconds, not minutes.
     fast = await startTestSandbox((config) => {
       config.sandbox.timeScale = 0.002;
     });
   });
   afterAll(async () => fast?.close());
 
-  it('fails only its own record, ends in the DLQ after 5 receives and raises an alert', async () => {
-    // Parameter Store refuses every write as invalid: this job can never launch, and nothing says an
-    // operator must act, so SQS retries it until it lands in the DLQ.
-    await armFault(fast, { target: 'ssm:PutParameter', error: 'ValidationException', probability: 1 });
-    const poisoned = newJobId();
-    await sendJob(fast, { jobId: poisoned, labels: ['self-hosted', 'linux'] });
-    // A job in the same batches whose route needs no Parameter Store write is not held back by it.
-    const unmatched = newJobId();
-    await sendJob(fast, { jobId: unmatched, labels: ['self-hosted', 'gpu'] });
-    const alert = await waitFor('an alert from the dead-letter queue', async () =>
-      (await state(fast)).alerts!.find((a) => a.source === 'DispatchDeadLetterQueue'),
-    );
-    const queue = fast.twin.queues.get('DispatchQueue')!;
-    expect(queue.deadLetters).toHaveLength(1);
-    expect(queue.deadLetters[0]).toMatchObject({ messageId: alert.detail, receiveCount: 5 });
-    expect(JSON.parse(queue.deadLetters[0]!.body).detail.jobId).toBe(poisoned);
-    // Nothing launched, and the ledger says why; the job stays queued for the reconciler.
-    expect(await jobOf(fast, poisoned)).toMatchObject({
-      status: 'queued',
-      resourceId: null,
-      reason: 'dispatch failed: ValidationException',
-    });
-    expect((await state(fast)).instances!.every((i) => i.state === 'stopped')).toBe(true);
-    expect(fast.twin.endpoint.count('ec2:StartInstances')).toBe(0);
-    expect(await jobOf(fast, unmatched)).toMatchObject({ status: 'unmatched' });
-  });
+  it(
+    'fails only its own record, ends in the DLQ after 5 receives and raises an alert',
+    { timeout: 60_000 },
+    async () => {
+      // Parameter Store refuses every write as invalid: this job can never launch, and nothing says an
+      // operator must act, so SQS retries it until it lands in the DLQ.
+      await armFault(fast, { target: 'ssm:PutParameter', error: 'ValidationException', probability: 1 });
+      const poisoned = newJobId();
+      await sendJob(fast, { jobId: poisoned, labels: ['self-hosted', 'linux'] });
+      // A job in the same batches whose route needs no Parameter Store write is not held back by it.
+      const unmatched = newJobId();
+      await sendJob(fast, { jobId: unmatched, labels: ['self-hosted', 'gpu'] });
+      const alert = await waitFor(
+        'an alert from the dead-letter queue',
+        async () => (await state(fast)).alerts!.find((a) => a.source === 'DispatchDeadLetterQueue'),
+        40_000,
+      );
+      const queue = fast.twin.queues.get('DispatchQueue')!;
+      expect(queue.deadLetters).toHaveLength(1);
+      expect(queue.deadLetters[0]).toMatchObject({ messageId: alert.detail, receiveCount: 5 });
+      expect(JSON.parse(queue.deadLetters[0]!.body).detail.jobId).toBe(poisoned);
+      // Nothing launched, and the ledger says why; the job stays queued for the reconciler.
+      expect(await jobOf(fast, poisoned)).toMatchObject({
+        status: 'queued',
+        resourceId: null,
+        reason: 'dispatch failed: ValidationException',
+      });
+      expect((await state(fast)).instances!.every((i) => i.state === 'stopped')).toBe(true);
+      expect(fast.twin.endpoint.count('ec2:StartInstances')).toBe(0);
+      expect(await jobOf(fast, unmatched)).toMatchObject({ status: 'unmatched' });
+    },
+  );
 
   it('alerts at once and keeps the job queued when AWS refuses the launch for lack of permission', async () => {
     await fetch(`${fast.url}/sandbox/faults`, { method: 'DELETE' });

@@ -11,6 +11,11 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
   sandbox: z.strictObject({
     /** Simulated durations are multiplied by this (env SANDBOX_TIME_SCALE). @default 0.05 */
     timeScale: z._default(z.number().check(z.positive()), 0.05),
+    /**
+     * The dispatcher's Lambda timeout is scaled with timeScale but never below this, since handler
+     * work is not scaled (test/twin/dispatch-timing.ts). @default 3000
+     */
+    lambdaTimeoutFloorMs: z.optional(z.number().check(z.int(), z.positive())),
     accountId: z._default(z.string().check(z.regex(/^\d{12}$/)), '111122223333'),
     secrets: z.strictObject({
       /** Served by the twin's Secrets Manager as `github.webhookSecretArn` (env WEBHOOK_SECRET). */

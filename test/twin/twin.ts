@@ -95,7 +95,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     provisioningMs: durations.buildStartMs / 2,
   });
   deployedTiming ??= readDeployedTiming();
-  const timing = scaleTiming(deployedTiming, config.sandbox.timeScale);
+  const timing = scaleTiming(deployedTiming, config.sandbox.timeScale, config.sandbox.lambdaTimeoutFloorMs);
   const lambdaSessions = createLambdaSessions();
   const dispatchQueue = new TwinQueue('DispatchQueue', timing.dispatchQueue);
   dispatchQueue.onDeadLetter = (message) =>

@@ -63,15 +63,15 @@ describe('dispatch timing', () => {
 
   it('scales the three values together from the deployed ones above the floor', () => {
     // Act
-    const at005 = scaleTiming(readDeployedTiming(), 0.05);
+    const at02 = scaleTiming(readDeployedTiming(), 0.2);
     const at1 = scaleTiming(readDeployedTiming(), 1);
 
     // Assess
     expect([
-      at005.dispatcher.timeoutMs,
-      at005.dispatcher.leaseSeconds,
-      at005.dispatchQueue.visibilityTimeoutMs,
-    ]).toEqual([1_500, 6, 9_000]);
+      at02.dispatcher.timeoutMs,
+      at02.dispatcher.leaseSeconds,
+      at02.dispatchQueue.visibilityTimeoutMs,
+    ]).toEqual([6_000, 24, 36_000]);
     expect([
       at1.dispatcher.timeoutMs,
       at1.dispatcher.leaseSeconds,
@@ -79,13 +79,13 @@ describe('dispatch timing', () => {
     ]).toEqual([30_000, 120, 180_000]);
   });
 
-  it('keeps the deployed margins above the floor: at timeScale 0.01, 1 s, 1.9 s and 2.5 s', () => {
+  it('keeps the deployed margins above the floor: at timeScale 0.01, 3 s, 3.9 s and 4.5 s', () => {
     // Act
     const { dispatcher, dispatchQueue } = scaleTiming(readDeployedTiming(), 0.01);
 
     // Assess
     expect([dispatcher.timeoutMs, dispatcher.leaseSeconds, dispatchQueue.visibilityTimeoutMs]).toEqual([
-      1_000, 1.9, 2_500,
+      3_000, 3.9, 4_500,
     ]);
   });
 
