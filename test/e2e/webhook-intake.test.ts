@@ -199,6 +199,11 @@ describe('POST /github/webhook', () => {
     expect(sandbox.twin.github.calls).toContainEqual(
       expect.objectContaining({ path: '/api/v3/repos/Codertocat/Hello-World/installation', status: 200 }),
     );
+    // Its simulated runner then sends in_progress and completed through the intake; the instance
+    // stops only after the last of them was answered. Later tests count the intake's side effects.
+    await waitFor(`the instance of job ${jobId} to stop after its job`, async () =>
+      sandbox.twin.ec2.list().find((i) => i.instanceId === row.resourceId && i.state === 'stopped'),
+    );
   });
 
   it('verifies a body API Gateway passed base64-encoded (a non-text content type)', async () => {
