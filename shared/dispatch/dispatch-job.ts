@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { PoolConfig } from '../config/deployment-config.ts';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
@@ -8,8 +8,9 @@ import { jobKey as keyOf } from '../ledger/job-ledger.ts';
 import type { AlertSink } from '../alerts/alert-sink.ts';
 import type { CodeBuildTarget, Ec2WakeTarget, RunnerProvider } from '../providers/runner-provider.ts';
 import { needsOperator, NoCapacityError } from '../providers/runner-provider.ts';
-import type { CodeBuildOverrides, Router } from '../routing/route-job.ts';
+import type { CodeBuildOverrides, Route, Router } from '../routing/route-job.ts';
 import type { Leases } from './leases.ts';
+import { createRunnerRegistrations, type RunnerRegistrations } from './runner-registrations.ts';
 
 /**
  * One queued job → at most one runner. The order matters:
@@ -125,6 +126,85 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     return provider.isAlive(earlier.resourceId);
   };
 
+  /** Why a pool of the chain launched nothing; `needsOperator` when retrying cannot help. */
+  type Attempt =
+    | { readonly launched: { readonly resourceId: string; readonly credentials?: RunnerCredentials } }
+    | { readonly passed: string; readonly needsOperator?: boolean };
+
+  /** One pool of the chain: a slot, then (on a redelivery) an earlier build to take over, else a launch. */
+  const tryPool = async (
+    pool: PoolConfig,
+    route: Extract<Route, { kind: 'pool' }>,
+    claim: { job: WorkflowJobDetail; jobKey: string; owner: string; options: DispatchOptions },
+    registrations: RunnerRegistrations,
+  ): Promise<Attempt> => {
+    const { job, jobKey, owner, options } = claim;
+    if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
+      return { passed: `${pool.name}: all ${pool.maxConcurrent} slots in use` };
+    }
+    // The label scheme's overrides belong to the pool that allowed them, not to its fallbacks.
+    const overrides = pool === route.pool ? route.overrides : undefined;
+    if (options.redelivered && pool.provider === 'codebuild') {
+      const target = codebuildTarget(pool, overrides);
+      const adopted = await deps.providers(pool.roleArn).codebuild.adopt?.(jobKey, target);
+      if (adopted) {
+        deps.logger.info('an earlier attempt launched the runner; recording it', {
+          ...logKeys(job),
+          resourceId: adopted.resourceId,
+        });
+        return { launched: { resourceId: adopted.resourceId } };
+      }
+    }
+    const credentials = await registrations
+      .forGroup(pool.runnerGroupId ?? defaultRunnerGroupId)
+      .catch(async (error: unknown) => {
+        await deps.leases.releaseSlot(pool.name, jobKey);
+        throw error;
+      });
+    // Not inside the try below: a dispatcher that lost the lease must not free the job's slot,
+    // which the dispatcher now holding the job shares (one slot record per job).
+    await holdLease(jobKey, owner);
+    try {
+      const request = { jobKey, credentials, idleMinutes: pool.idleMinutes };
+      const { resourceId } = await launchOn(pool, request, overrides);
+      return { launched: { resourceId, credentials } };
+    } catch (error) {
+      await deps.leases.releaseSlot(pool.name, jobKey);
+      if (needsOperator(error)) {
+        // Retrying cannot help until an operator fixes IAM, tags or the project: say so loudly,
+        // try the fallback, and keep the job queued with the reason instead of cycling it into the DLQ.
+        const reason = `${pool.name}: ${(error as Error).name}: ${(error as Error).message}`;
+        deps.logger.error('the dispatcher may not launch in this pool', {
+          ...logKeys(job),
+          pool: pool.name,
+          reason,
+        });
+        return { passed: reason, needsOperator: true };
+      }
+      if (!(error instanceof NoCapacityError)) throw error;
+      deps.logger.warn('no capacity in pool, trying its fallback', {
+        ...logKeys(job),
+        pool: pool.name,
+        reason: error.message,
+      });
+      return { passed: `${pool.name}: ${error.message}` };
+    }
+  };
+
+  /** One alert per dispatch, naming every pool AWS refused; its failure must not fail the dispatch. */
+  const raiseRefusals = async (job: WorkflowJobDetail, refusals: readonly string[]) => {
+    if (refusals.length === 0) return;
+    await deps.alerts
+      .raise({
+        kind: 'runner-launch-refused',
+        summary: `runner dispatch refused by AWS for job ${job.jobId} (${job.repository})`,
+        detail: refusals.join('; '),
+      })
+      .catch((error: unknown) =>
+        deps.logger.error('could not raise the alert', { ...logKeys(job), error: error as Error }),
+      );
+  };
+
   const dispatchClaimed = async (
     job: WorkflowJobDetail,
     jobKey: string,
@@ -134,13 +214,8 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     const githubStatus = await deps.github.jobStatus(job.repository, job.jobId, job.installationId);
     if (githubStatus !== 'queued') {
       const reason = `GitHub reports the job ${githubStatus}; no runner launched`;
-      await deps.records.notLaunched(
-        jobKey,
-        owner,
-        githubStatus === 'missing' ? 'failed' : null,
-        reason,
-        now(),
-      );
+      const status = githubStatus === 'missing' ? 'failed' : null;
+      await deps.records.notLaunched(jobKey, owner, status, reason, now());
       return { outcome: 'skipped', reason };
     }
     const route = deps.router.route(job);
@@ -148,111 +223,23 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       await deps.records.notLaunched(jobKey, owner, 'unmatched', route.reason, now());
       return { outcome: 'unmatched', reason: route.reason };
     }
-    // Unique per attempt: a retried dispatch must not collide with the registration of the last one.
-    const runnerName = `ghes-cp-${job.jobId}-${job.runAttempt}-${randomBytes(3).toString('hex')}`;
-    /** One registration per runner group tried (pools in a fallback chain may use different groups). */
-    const registered = new Map<number, RunnerCredentials>();
-    const credentialsFor = async (runnerGroupId: number) => {
-      const known = registered.get(runnerGroupId);
-      if (known) return known;
-      const credentials = await deps.github.runnerCredentials({
-        owner: job.owner,
-        repository: job.repository,
-        installationId: job.installationId,
-        // Runner names are unique in an organisation, whatever the group.
-        runnerName: registered.size === 0 ? runnerName : `${runnerName}-${registered.size}`,
-        labels: job.labels,
-        runnerGroupId,
-      });
-      registered.set(runnerGroupId, credentials);
-      return credentials;
-    };
-    const request = async (pool: PoolConfig) => ({
-      jobKey,
-      credentials: await credentialsFor(pool.runnerGroupId ?? defaultRunnerGroupId),
-      idleMinutes: pool.idleMinutes,
-    });
-
-    // A JIT config registers its runner at once; if no machine is started to use it, remove it
-    // again rather than leave an offline runner behind in the organisation.
+    const registrations = createRunnerRegistrations(deps.github, job, deps.logger);
     let launchedWith: RunnerCredentials | undefined;
     try {
-      const reasons: string[] = [];
-      const denied: string[] = [];
-      const raiseDenied = () =>
-        denied.length === 0
-          ? undefined
-          : deps.alerts
-              .raise({
-                kind: 'runner-launch-refused',
-                summary: `runner dispatch refused by AWS for job ${job.jobId} (${job.repository})`,
-                detail: denied.join('; '),
-              })
-              .catch((error: unknown) =>
-                deps.logger.error('could not raise the alert', { ...logKeys(job), error: error as Error }),
-              );
+      const passed: string[] = [];
+      const refusals: string[] = [];
       for (const pool of chainOf(route.pool)) {
-        if (!(await deps.leases.claimSlot(pool.name, jobKey, pool.maxConcurrent))) {
-          reasons.push(`${pool.name}: all ${pool.maxConcurrent} slots in use`);
-          continue;
-        }
-        const overrides = pool === route.pool ? route.overrides : undefined;
-        const adopted =
-          options.redelivered && pool.provider === 'codebuild'
-            ? await deps.providers(pool.roleArn).codebuild.adopt?.(jobKey, codebuildTarget(pool, overrides))
-            : undefined;
-        if (adopted) {
-          deps.logger.info('an earlier attempt launched the runner; recording it', {
-            ...logKeys(job),
-            resourceId: adopted.resourceId,
-          });
-          await deps.records.dispatched(jobKey, owner, {
-            pool: pool.name,
-            provider: pool.provider,
-            resourceId: adopted.resourceId,
-            at: now(),
-          });
-          return { outcome: 'launched', pool: pool.name, resourceId: adopted.resourceId };
-        }
-        let resourceId: string;
-        const launch = await request(pool).catch(async (error: unknown) => {
-          await deps.leases.releaseSlot(pool.name, jobKey);
-          throw error;
-        });
-        // Not inside the try below: a dispatcher that lost the lease must not free the job's slot,
-        // which the dispatcher now holding the job shares (one slot record per job).
-        await holdLease(jobKey, owner);
-        try {
-          // The label scheme's overrides belong to the pool that allowed them, not to its fallbacks.
-          ({ resourceId } = await launchOn(pool, launch, overrides));
-        } catch (error) {
-          await deps.leases.releaseSlot(pool.name, jobKey);
-          if (needsOperator(error)) {
-            // Retrying cannot help until an operator fixes IAM, tags or the project: say so loudly,
-            // try the fallback, and keep the job queued with the reason instead of cycling it into the DLQ.
-            const reason = `${pool.name}: ${(error as Error).name}: ${(error as Error).message}`;
-            reasons.push(reason);
-            denied.push(reason);
-            deps.logger.error('the dispatcher may not launch in this pool', {
-              ...logKeys(job),
-              pool: pool.name,
-              reason,
-            });
-            continue;
-          }
-          if (!(error instanceof NoCapacityError)) throw error;
-          reasons.push(`${pool.name}: ${error.message}`);
-          deps.logger.warn('no capacity in pool, trying its fallback', {
-            ...logKeys(job),
-            pool: pool.name,
-            reason: error.message,
-          });
+        const attempt = await tryPool(pool, route, { job, jobKey, owner, options }, registrations);
+        if ('passed' in attempt) {
+          passed.push(attempt.passed);
+          if (attempt.needsOperator) refusals.push(attempt.passed);
           continue;
         }
         // From here a runner is starting: its slot stays taken even if recording it fails (the
         // job's completion frees it), or the pool would run over maxConcurrent.
-        launchedWith = launch.credentials;
-        await raiseDenied();
+        const { resourceId, credentials } = attempt.launched;
+        launchedWith = credentials;
+        await raiseRefusals(job, refusals);
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,
@@ -261,25 +248,12 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         });
         return { outcome: 'launched', pool: pool.name, resourceId };
       }
-      await raiseDenied();
-      const reason = `${denied.length ? 'not launched' : 'no capacity'}: ${reasons.join('; ')}`;
+      await raiseRefusals(job, refusals);
+      const reason = `${refusals.length ? 'not launched' : 'no capacity'}: ${passed.join('; ')}`;
       await deps.records.notLaunched(jobKey, owner, 'queued', reason, now());
-      return { outcome: denied.length ? 'failed' : 'no-capacity', reason };
+      return { outcome: refusals.length ? 'failed' : 'no-capacity', reason };
     } finally {
-      for (const unused of [...registered.values()].filter((c) => c !== launchedWith)) {
-        await deps.github
-          .removeRunner(
-            { owner: job.owner, repository: job.repository, installationId: job.installationId },
-            unused,
-          )
-          .catch((error: unknown) =>
-            deps.logger.warn('could not remove the unused runner registration', {
-              ...logKeys(job),
-              runnerName: unused.runnerName,
-              error: error as Error,
-            }),
-          );
-      }
+      await registrations.removeAllBut(launchedWith);
     }
   };
 
