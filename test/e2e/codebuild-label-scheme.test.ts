@@ -1,6 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/sandbox.ts';
-import { jobOf, newJobId, sendJob, startTestSandbox, state, waitFor } from '../support/sandbox-driver.ts';
+import {
+  armFault,
+  jobOf,
+  newJobId,
+  sendJob,
+  startTestSandbox,
+  state,
+  waitFor,
+} from '../support/sandbox-driver.ts';
 
 /**
  * AWS's CodeBuild runner labels (`codebuild-<project>-<run_id>-<run_attempt>` plus modifiers), through
@@ -11,6 +19,9 @@ beforeAll(async () => {
   sandbox = await startTestSandbox();
 });
 afterAll(async () => sandbox?.close());
+afterEach(async () => {
+  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
+});
 
 const settled = (jobId: number) =>
   waitFor(`job ${jobId} dispatched or refused`, async () => {
@@ -130,5 +141,33 @@ describe("a CodeBuild runner's credentials", () => {
     expect(sandbox.twin.ssm.names().filter((n) => names.includes(n))).toEqual([]);
     // The stage's runners prefix holds nothing a later job could find by listing either.
     expect(sandbox.twin.ssm.names().filter((n) => n.startsWith('/ghes-cp/runners/builds/'))).toEqual([]);
+  });
+});
+
+describe('a StartBuild whose answer is lost', () => {
+  it('finds the build it started and keeps its credentials, so the job runs there once', async () => {
+    // Every answer of the SDK's 5 tries is lost, after CodeBuild started the build on the first.
+    await armFault(sandbox, {
+      target: 'codebuild:StartBuild',
+      error: 'InternalFailure',
+      count: 5,
+      afterEffect: true,
+    });
+    const jobId = newJobId();
+    await sendJob(sandbox, {
+      jobId,
+      labels: ['self-hosted', 'linux', 'deploy'],
+      workflowName: 'action-app-dev-deploy',
+    });
+    const job = await waitFor(`job ${jobId} completed`, async () => {
+      const found = await jobOf(sandbox, jobId);
+      return found?.status === 'completed' ? found : undefined;
+    });
+    const builds = await buildsFor(jobId);
+    expect(builds).toHaveLength(1);
+    expect(job).toMatchObject({ pool: 'dev-deploy', resourceId: builds[0]!.id, conclusion: 'success' });
+    // The build read its credentials (they were not deleted under it) and its runner took the job.
+    expect(builds[0]).toMatchObject({ status: 'SUCCEEDED' });
+    expect(sandbox.twin.github.runners().filter((r) => r.jobId === jobId)).toHaveLength(1);
   });
 });
