@@ -128,7 +128,13 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
 
   /** Why a pool of the chain launched nothing; `needsOperator` when retrying cannot help. */
   type Attempt =
-    | { readonly launched: { readonly resourceId: string; readonly credentials?: RunnerCredentials } }
+    | {
+        readonly launched: {
+          readonly resourceId: string;
+          readonly credentials?: RunnerCredentials;
+          readonly passedOver?: readonly string[];
+        };
+      }
     | { readonly passed: string; readonly needsOperator?: boolean };
 
   /** One pool of the chain: a slot, then (on a redelivery) an earlier build to take over, else a launch. */
@@ -166,8 +172,8 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     await holdLease(jobKey, owner);
     try {
       const request = { jobKey, credentials, idleMinutes: pool.idleMinutes };
-      const { resourceId } = await launchOn(pool, request, overrides);
-      return { launched: { resourceId, credentials } };
+      const { resourceId, passedOver } = await launchOn(pool, request, overrides);
+      return { launched: { resourceId, credentials, ...(passedOver ? { passedOver } : {}) } };
     } catch (error) {
       await deps.leases.releaseSlot(pool.name, jobKey);
       if (needsOperator(error)) {
@@ -237,7 +243,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         }
         // From here a runner is starting: its slot stays taken even if recording it fails (the
         // job's completion frees it), or the pool would run over maxConcurrent.
-        const { resourceId, credentials } = attempt.launched;
+        const { resourceId, credentials, passedOver = [] } = attempt.launched;
         launchedWith = credentials;
         await raiseRefusals(job, refusals);
         await deps.records.dispatched(jobKey, owner, {
@@ -245,6 +251,8 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           provider: pool.provider,
           resourceId,
           at: now(),
+          // What an operator asks first about a fallback: why not the pool the job was meant for.
+          path: [...passed, ...passedOver.map((step) => `${pool.name}: ${step}`)],
         });
         return { outcome: 'launched', pool: pool.name, resourceId };
       }

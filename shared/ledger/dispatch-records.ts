@@ -46,7 +46,14 @@ export interface DispatchRecords {
   dispatched(
     jobKey: string,
     owner: string,
-    launch: { pool: string; provider: string; resourceId: string; at: Date },
+    launch: {
+      pool: string;
+      provider: string;
+      resourceId: string;
+      at: Date;
+      /** Each pool and candidate tried before this launch and why it was passed over, in order. */
+      path?: readonly string[];
+    },
   ): Promise<void>;
   /**
    * Gives the lease back with the reason, setting the status when given (`queued` with no capacity,
@@ -67,6 +74,18 @@ export interface DispatchRecords {
  * 0.9 s after it was taken, under an invocation that may still launch.
  */
 const leaseClock = (now: Date) => now.getTime() / 1000;
+
+/** A launch path is read by a person on the dashboard; bounded so a long chain cannot bloat the row. */
+const MAX_PATH_STEPS = 12;
+const MAX_STEP_LENGTH = 300;
+const boundedPath = (path: readonly string[]): string[] => {
+  const steps = path.map((step) =>
+    step.length <= MAX_STEP_LENGTH ? step : `${step.slice(0, MAX_STEP_LENGTH - 1)}…`,
+  );
+  return steps.length <= MAX_PATH_STEPS
+    ? steps
+    : [...steps.slice(0, MAX_PATH_STEPS - 1), `(+${steps.length - MAX_PATH_STEPS + 1} more)`];
+};
 
 export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string): DispatchRecords => {
   const key = (jobKey: string) => ({ pk: { S: jobKey } });
@@ -153,9 +172,10 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         ':resourceId': launch.resourceId,
         ':at': launch.at.toISOString(),
         ':owner': owner,
+        ':path': boundedPath(launch.path ?? []),
       };
       const sets =
-        '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at';
+        '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at, launchPath = :path';
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,

@@ -107,6 +107,8 @@ export const createEc2WakeProvider = (options: {
       // that one cannot start now, it is given back and the job moves on like a fresh one.
       const held = await options.leases.instanceOf(request.jobKey);
       if (held && (await tryWake(held, 'held'))) return { resourceId: held };
+      const launched = (resourceId: string) =>
+        failures.length ? { resourceId, passedOver: [...failures] } : { resourceId };
       const candidates = (await stoppedCandidates(target)).filter((c) => c.instanceId !== held);
       const stopped = candidates.length;
       let leasedToOthers = 0;
@@ -121,7 +123,7 @@ export const createEc2WakeProvider = (options: {
           continue;
         }
         if (await tryWake(candidate.instanceId, candidate.placement)) {
-          return { resourceId: candidate.instanceId };
+          return launched(candidate.instanceId);
         }
       }
       const tags = `${target.tagKey}=${target.tagValue} and ${PARAMETER_PREFIX_TAG}=${options.parameterPrefix}`;

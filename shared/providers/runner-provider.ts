@@ -34,8 +34,14 @@ export interface Ec2WakeTarget {
   readonly tagValue: string;
 }
 
+export interface Launched {
+  readonly resourceId: string;
+  /** Candidates tried first and why each was passed over (`i-0ab… (eu-west-1a/m7i.large): InsufficientInstanceCapacity`). */
+  readonly passedOver?: readonly string[];
+}
+
 export interface RunnerProvider<Target> {
-  launch(request: LaunchRequest, target: Target): Promise<{ resourceId: string }>;
+  launch(request: LaunchRequest, target: Target): Promise<Launched>;
   /** Whether a machine started earlier is still up (booting or running), so its runner may still come. */
   isAlive(resourceId: string): Promise<boolean>;
   /**

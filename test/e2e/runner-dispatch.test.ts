@@ -160,6 +160,13 @@ describe('runner dispatch', () => {
     const job = await settled(jobId);
     expect(job).toMatchObject({ pool: 'linux', provider: 'ec2-wake' });
     expect(startCalls() - before).toBe(2);
+    // The ledger shows the candidate passed over and why.
+    expect(job.launchPath).toEqual([
+      expect.stringMatching(
+        /^linux: i-0[0-9a-f]{16} \(eu-west-1[ab]\/m[67]i\.large\): InsufficientInstanceCapacity$/,
+      ),
+    ]);
+    expect(job.launchPath[0]).not.toContain(job.resourceId);
     await completed(jobId);
   });
 
@@ -174,6 +181,12 @@ describe('runner dispatch', () => {
     const job = await settled(jobId);
     expect(job).toMatchObject({ pool: 'linux-codebuild', provider: 'codebuild' });
     expect(await buildsFor(jobId)).toHaveLength(1);
+    // Why not the pool the job was meant for: every instance tried, on the job's own record.
+    expect(job.launchPath).toEqual([
+      expect.stringMatching(
+        /^linux: no stopped instance could start: i-0[0-9a-f]{16} .*InsufficientInstanceCapacity/,
+      ),
+    ]);
     await completed(jobId);
   });
 

@@ -172,6 +172,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         provider: row.provider ?? null,
         resourceId: row.resourceId ?? null,
         reason: row.reason ?? null,
+        /** Each pool and candidate tried before the launch, and why it was passed over. */
+        launchPath: row.launchPath ?? [],
         runnerName: row.runnerName ?? null,
         conclusion: row.conclusion ?? null,
         queuedAt: row.queuedAt ?? null,

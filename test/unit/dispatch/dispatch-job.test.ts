@@ -7,6 +7,7 @@ import type { DispatchRecords } from '../../../shared/ledger/dispatch-records.ts
 import {
   NoCapacityError,
   type CodeBuildTarget,
+  type Launched,
   type RunnerProvider,
 } from '../../../shared/providers/runner-provider.ts';
 import { createRouter } from '../../../shared/routing/route-job.ts';
@@ -35,7 +36,7 @@ const setup = (options: {
   claimed?: boolean;
   leased?: boolean;
   full?: string[];
-  ec2?: (pool: string) => Promise<{ resourceId: string }>;
+  ec2?: (pool: string) => Promise<{ resourceId: string; passedOver?: string[] }>;
   recordFails?: boolean;
   earlier?: { pool: string; provider: string; resourceId: string };
   earlierAlive?: boolean;
@@ -86,13 +87,14 @@ const setup = (options: {
     },
     async dispatched(_key, _owner, launch) {
       if (options.recordFails) throw Object.assign(new Error('ledger down'), { name: 'InternalServerError' });
-      log.push(`dispatched ${launch.pool} ${launch.resourceId}`);
+      const path = launch.path?.length ? ` after [${launch.path.join(' | ')}]` : '';
+      log.push(`dispatched ${launch.pool} ${launch.resourceId}${path}`);
     },
     async notLaunched(_key, _owner, status, reason) {
       log.push(`not launched ${status ?? 'unchanged'}: ${reason}`);
     },
   };
-  const provider = <T>(launch: (target: T) => Promise<{ resourceId: string }>): RunnerProvider<T> => ({
+  const provider = <T>(launch: (target: T) => Promise<Launched>): RunnerProvider<T> => ({
     launch: (_request, target) => launch(target),
     async isAlive(resourceId) {
       log.push(`is ${resourceId} alive`);
@@ -242,7 +244,7 @@ describe('dispatcher', () => {
       'free linux',
       'slot cb 11#1',
       'StartBuild runners',
-      'dispatched cb runners:b1',
+      'dispatched cb runners:b1 after [linux: no stopped instance could start]',
     ]);
     expect(slots.get('linux')).toBe(0);
   });
@@ -344,7 +346,7 @@ describe('dispatcher', () => {
       // A second name: runner names are unique across an organisation's groups.
       'credentials ghes-cp-11-1-1 group 3',
       'StartBuild prd',
-      'dispatched prd-cb prd:b1',
+      'dispatched prd-cb prd:b1 after [prd: no stopped instance could start]',
       'remove runner 42',
     ]);
   });
@@ -443,7 +445,7 @@ describe('dispatcher', () => {
       'slot cb 11#1',
       'StartBuild r',
       'alert runner-launch-refused: linux: UnauthorizedOperation: You are not authorized to perform this operation.',
-      'dispatched cb r:b1',
+      'dispatched cb r:b1 after [linux: UnauthorizedOperation: You are not authorized to perform this operation.]',
     ]);
   });
 
@@ -478,5 +480,22 @@ describe('dispatcher', () => {
     const { dispatcher, log } = setup({ pools, adoptable: 'r:earlier' });
     await dispatcher.dispatch(job());
     expect(log).toEqual(['slot cb 11#1', 'credentials ghes-cp-11-1', 'StartBuild r', 'dispatched cb r:b1']);
+  });
+
+  it('records the candidates an instance pool passed over on the way to its launch', async () => {
+    const { dispatcher, log } = setup({
+      pools: [pool('linux')],
+      ec2: async () => ({
+        resourceId: 'i-3',
+        passedOver: [
+          'i-1 (eu-west-1a/m7i.large): InsufficientInstanceCapacity',
+          'i-2 (eu-west-1a/m7i.large): IncorrectInstanceState',
+        ],
+      }),
+    });
+    await dispatcher.dispatch(job());
+    expect(log.at(-1)).toBe(
+      'dispatched linux i-3 after [linux: i-1 (eu-west-1a/m7i.large): InsufficientInstanceCapacity | linux: i-2 (eu-west-1a/m7i.large): IncorrectInstanceState]',
+    );
   });
 });

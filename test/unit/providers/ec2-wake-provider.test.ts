@@ -214,7 +214,11 @@ describe('EC2 wake runner provider', () => {
       // Assess
       const [failed, woken] = started();
       expect(started(), `seed ${seed}`).toHaveLength(2);
-      expect(launched).toEqual({ resourceId: woken });
+      // The ledger shows why the first was passed over.
+      expect(launched).toEqual({
+        resourceId: woken,
+        passedOver: [`${failed} (${placementOf.get(failed!)}): InsufficientInstanceCapacity`],
+      });
       expect(placementOf.get(woken!), `seed ${seed}: tried ${failed} then ${woken}`).not.toBe(
         placementOf.get(failed!),
       );
@@ -430,7 +434,10 @@ describe('EC2 wake runner provider', () => {
     const launched = await provider().launch(request(11), target);
 
     // Assess
-    expect(launched).toEqual({ resourceId: 'i-0spare' });
+    expect(launched).toEqual({
+      resourceId: 'i-0spare',
+      passedOver: ['i-0held (held): InsufficientInstanceCapacity'],
+    });
     expect(started()).toEqual(['i-0held', 'i-0spare']);
     expect(deleted()).toEqual([]);
     expect(await leases.instanceOf('11#1')).toBe('i-0spare');
