@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
+import {
+  readDispatcherEnv,
+  readWebhookIntakeEnv,
+} from '../../shared/config/runtime-env.ts';
+
 const { secretResources } = createRequire(import.meta.url)('../../infra/deployment-config.cjs') as {
   secretResources: (arn: string) => string[];
 };
@@ -133,6 +138,43 @@ describe('serverless package', () => {
       expect(secretGrants('RunnerDispatcherRole')).toEqual([`${arn}/github-app-key-??????`]);
     },
   );
+});
+
+describe('function environments', () => {
+  /** What each function reads at cold start; a variable missing in the template fails it on AWS. */
+  const readers: Record<string, (env: Record<string, string>) => unknown> = {
+    GithubDashwebhookLambdaFunction: readWebhookIntakeEnv,
+    RunnerDashdispatcherLambdaFunction: readDispatcherEnv,
+  };
+  // Lambda sets these itself.
+  const lambdaSets = {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'lambda',
+    AWS_SECRET_ACCESS_KEY: 'lambda',
+  };
+
+  it('gives every function each variable its cold start requires', { timeout: 60_000 }, () => {
+    const out = mkdtempSync(join(tmpdir(), 'ghes-cp-env-'));
+    execFileSync('npx', ['osls', 'package', '--package', out], {
+      stdio: 'pipe',
+      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+    });
+    const resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'))
+      .Resources as Record<string, { Type: string; Properties: any }>;
+    const functions = Object.keys(resources).filter((k) => resources[k]!.Type === 'AWS::Lambda::Function');
+    expect(functions.sort()).toEqual(Object.keys(readers).sort());
+    for (const name of functions) {
+      const variables = resources[name]!.Properties.Environment.Variables as Record<string, unknown>;
+      // An intrinsic (Ref, GetAtt, Sub) resolves to a string at deploy time.
+      const env = Object.fromEntries(
+        Object.entries(variables).map(([key, value]) => [
+          key,
+          typeof value === 'string' ? value : 'resolved',
+        ]),
+      );
+      expect(() => readers[name]!({ ...lambdaSets, ...env }), name).not.toThrow();
+    }
+  });
 });
 
 describe('secret ARNs in IAM', () => {
