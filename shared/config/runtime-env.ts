@@ -116,3 +116,15 @@ export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
     dispatchLeaseSeconds: dispatchLease(env),
   };
 };
+
+export interface ReconcilerEnv {
+  /** Seconds a job row with no reason is left for its own event first. */
+  readonly quietSeconds: number;
+  /** Dispatches per run. */
+  readonly maxDispatches: number;
+}
+
+export const readReconcilerEnv = (env: Env = process.env): ReconcilerEnv => ({
+  quietSeconds: positiveNumber(env, 'RECONCILE_QUIET_SECONDS', 120),
+  maxDispatches: positiveNumber(env, 'RECONCILE_MAX_DISPATCHES', 25),
+});

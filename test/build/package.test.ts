@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   readDispatcherEnv,
+  readReconcilerEnv,
   readWebhookIntakeEnv,
 } from '../../shared/config/runtime-env.ts';
 
@@ -145,6 +146,7 @@ describe('function environments', () => {
   const readers: Record<string, (env: Record<string, string>) => unknown> = {
     GithubDashwebhookLambdaFunction: readWebhookIntakeEnv,
     RunnerDashdispatcherLambdaFunction: readDispatcherEnv,
+    RunnerDashreconcilerLambdaFunction: (env) => [readDispatcherEnv(env), readReconcilerEnv(env)],
   };
   // Lambda sets these itself.
   const lambdaSets = {

@@ -16,6 +16,8 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
      * work is not scaled (test/twin/dispatch-timing.ts). @default 3000
      */
     lambdaTimeoutFloorMs: z.optional(z.number().check(z.int(), z.positive())),
+    /** Run the EventBridge schedules (the reconciler's minute, at timeScale). @default true */
+    schedules: z._default(z.boolean(), true),
     accountId: z._default(z.string().check(z.regex(/^\d{12}$/)), '111122223333'),
     secrets: z.strictObject({
       /** Served by the twin's Secrets Manager as `github.webhookSecretArn` (env WEBHOOK_SECRET). */

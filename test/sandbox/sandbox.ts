@@ -70,6 +70,12 @@ const readBody = (req: IncomingMessage, limit: number): Promise<Buffer> =>
     req.on('error', reject);
   });
 
+/** Runs `run` every `ms` until the returned function is called. */
+const every = (ms: number, run: () => Promise<void>) => {
+  const timer = setInterval(() => void run(), ms);
+  return () => clearInterval(timer);
+};
+
 const sendJson = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -98,6 +104,37 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
   });
+  const reconciler: TwinLambda = await loadTwinLambda({
+    name: 'runner-reconciler',
+    modulePath: functionPath('runner-reconciler'),
+    env: {
+      ...lambdaEnv,
+      AWS_ACCESS_KEY_ID: 'twin-runner-reconciler',
+      // A row with no reason waits 120 s of simulated time for its own event first.
+      RECONCILE_QUIET_SECONDS: String(120 * config.sandbox.timeScale),
+    },
+    timeoutMs: twin.timing.dispatcher.timeoutMs,
+    sessions: twin.lambdaSessions,
+  });
+  // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
+  // reservedConcurrency 1 makes Lambda do.
+  let reconciling = false;
+  const reconcileRuns: Record<string, unknown>[] = [];
+  const stopSchedule = config.sandbox.schedules
+    ? every(60_000 * config.sandbox.timeScale, async () => {
+        if (reconciling) return;
+        reconciling = true;
+        try {
+          const report = await reconciler.invoke<Record<string, unknown>>({ source: 'aws.events' });
+          reconcileRuns.push({ at: new Date().toISOString(), ...report });
+          reconcileRuns.splice(0, Math.max(0, reconcileRuns.length - 50));
+        } catch {
+          // Counted in the Lambda's stats; the next run tries again.
+        } finally {
+          reconciling = false;
+        }
+      })
+    : () => {};
   // The SQS event source mapping: batches in, `batchItemFailures` back.
   twin.queues.get('DispatchQueue')!.attach(async (messages) =>
     dispatcher.invoke<SQSBatchResponse>({
@@ -218,7 +255,12 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeScale: config.sandbox.timeScale,
     deliveries,
     ...(await twin.state()),
-    lambdas: { 'github-webhook': webhook.stats, 'runner-dispatcher': dispatcher.stats },
+    lambdas: {
+      'github-webhook': webhook.stats,
+      'runner-dispatcher': dispatcher.stats,
+      'runner-reconciler': reconciler.stats,
+    },
+    reconciler: reconcileRuns,
   });
 
   const server = createServer((req, res) => {
@@ -250,6 +292,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     deliveries,
     state,
     async close() {
+      stopSchedule();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await twin.close();

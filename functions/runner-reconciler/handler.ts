@@ -1,0 +1,18 @@
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { createReconcilerFromEnv } from '../../shared/reconcile/create-reconciler-from-env.ts';
+
+const logger = new Logger({ serviceName: 'runner-reconciler' });
+const reconcile = await createReconcilerFromEnv(logger); // once per container
+
+const run = async () => {
+  const report = await reconcile();
+  logger.info('reconciler run', { ...report });
+  return report;
+};
+
+// No early timeout, for the dispatcher's reason: a timed-out run must not resume later.
+export const handler = middy(run, { timeoutEarlyInMillis: 0 }).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

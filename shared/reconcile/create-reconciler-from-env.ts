@@ -1,0 +1,17 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { createJsonClient, dynamoDbSpec } from '../aws/json-client.ts';
+import { readDispatcherEnv, readReconcilerEnv } from '../config/runtime-env.ts';
+import { createDispatcherFromEnv } from '../dispatch/create-dispatcher-from-env.ts';
+import { createDynamoPendingJobs } from './pending-jobs.ts';
+import { reconcilePendingJobs, type ReconcileReport } from './reconcile-jobs.ts';
+
+/** Wires the reconciler from the Lambda's environment (the dispatcher's, plus its own limits). */
+export const createReconcilerFromEnv = async (
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+): Promise<() => Promise<ReconcileReport>> => {
+  const env = readDispatcherEnv();
+  const limits = readReconcilerEnv();
+  const dispatcher = await createDispatcherFromEnv(logger);
+  const pending = createDynamoPendingJobs(createJsonClient(dynamoDbSpec, env.aws), env.jobsTable);
+  return () => reconcilePendingJobs(pending, dispatcher, logger, limits);
+};

@@ -1,0 +1,85 @@
+import { fromItem, type Item } from '../aws/dynamo-item.ts';
+import type { JsonCall } from '../aws/json-client.ts';
+import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
+
+/** The jobs table's index of rows by status rank, oldest `queuedAt` first (infra/dynamodb-tables.json). */
+export const PENDING_INDEX = 'pending-by-age';
+
+/** A ledger row of a job that has no runner yet: what a dispatch needs, and why it has none. */
+export interface PendingJob {
+  readonly detail: WorkflowJobDetail;
+  readonly status: string;
+  /** Why the last dispatch launched nothing; absent when no dispatcher has finished with it. */
+  readonly reason: string | null;
+  readonly updatedAt: Date;
+  /** Epoch seconds until which a dispatcher holds the job, if one does. */
+  readonly dispatchLeaseUntil: number | null;
+}
+
+export interface PendingJobs {
+  /** Rows at rank 0 (queued, waiting, unmatched, failed) without a resource, oldest first. */
+  oldest(limit: number): Promise<PendingJob[]>;
+}
+
+const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
+const integer = (value: unknown): number | null => (typeof value === 'number' ? value : null);
+
+/** A row the intake wrote carries every field a dispatch reads; one that does not is skipped. */
+const toPendingJob = (row: Record<string, unknown>): PendingJob | undefined => {
+  const jobId = integer(row.jobId);
+  const runId = integer(row.runId);
+  const runAttempt = integer(row.runAttempt);
+  const repository = text(row.repository);
+  const owner = text(row.owner);
+  if (jobId === null || runId === null || runAttempt === null || !repository || !owner) return undefined;
+  if (!Array.isArray(row.labels) || row.labels.some((label) => typeof label !== 'string')) return undefined;
+  return {
+    detail: {
+      action: 'queued',
+      jobId,
+      runId,
+      runAttempt,
+      repository,
+      owner,
+      labels: row.labels as string[],
+      workflowName: text(row.workflowName),
+      headBranch: text(row.headBranch),
+      installationId: integer(row.installationId),
+      runnerName: null,
+      conclusion: null,
+      deliveryId: text(row.lastDeliveryId) ?? 'reconciler',
+    },
+    status: text(row.status) ?? 'queued',
+    reason: text(row.reason),
+    updatedAt: new Date(text(row.updatedAt) ?? 0),
+    dispatchLeaseUntil: typeof row.dispatchLeaseUntil === 'number' ? row.dispatchLeaseUntil : null,
+  };
+};
+
+export const createDynamoPendingJobs = (dynamo: JsonCall, tableName: string): PendingJobs => ({
+  async oldest(limit) {
+    const jobs: PendingJob[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await dynamo<{ Items?: Item[]; LastEvaluatedKey?: Item }>('Query', {
+        TableName: tableName,
+        IndexName: PENDING_INDEX,
+        KeyConditionExpression: '#rank = :zero',
+        // A row at rank 0 with a resource is a launch an approval sent back to waiting: the
+        // dispatcher's own business when GitHub says queued again.
+        FilterExpression: 'attribute_not_exists(resourceId)',
+        ExpressionAttributeNames: { '#rank': 'statusRank' },
+        ExpressionAttributeValues: { ':zero': { N: '0' } },
+        ScanIndexForward: true,
+        Limit: limit,
+        ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
+      });
+      for (const item of page.Items ?? []) {
+        const job = toPendingJob(fromItem(item));
+        if (job) jobs.push(job);
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey && jobs.length < limit);
+    return jobs.slice(0, limit);
+  },
+});

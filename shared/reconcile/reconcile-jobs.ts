@@ -1,0 +1,67 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DispatchOutcome, Dispatcher } from '../dispatch/dispatch-job.ts';
+import { JobLeasedError } from '../dispatch/dispatch-job.ts';
+import type { PendingJob, PendingJobs } from './pending-jobs.ts';
+
+/**
+ * The backstop for jobs the event path left without a runner: a job kept `queued` because no pool
+ * had capacity or a free slot, and a job whose row the intake wrote but whose event never reached the
+ * bus (PutEvents failed and GitHub did not redeliver). Each goes through the dispatcher's own path,
+ * lease and all, so a job the event path is handling at the same moment still gets one runner.
+ */
+export interface ReconcileOptions {
+  /** A row with no reason is left this long for its event to arrive first. @default 120 */
+  readonly quietSeconds?: number;
+  /** Dispatches per run, oldest job first, so one run stays well inside its timeout. @default 25 */
+  readonly maxDispatches?: number;
+  readonly now?: () => Date;
+}
+
+export interface ReconcileReport {
+  readonly examined: number;
+  readonly dispatched: readonly { readonly jobId: number; readonly outcome: DispatchOutcome['outcome'] }[];
+  readonly failed: number;
+}
+
+/** Unmatched and failed rows wait for a config change or a new attempt, not for capacity. */
+const RETRIED: ReadonlySet<string> = new Set(['queued', 'waiting']);
+
+const due = (job: PendingJob, now: Date, quietSeconds: number): boolean => {
+  if (!RETRIED.has(job.status)) return false;
+  if (job.dispatchLeaseUntil !== null && job.dispatchLeaseUntil * 1000 > now.getTime()) return false;
+  // A reason means a dispatcher finished with it and launched nothing: try again now.
+  return job.reason !== null || now.getTime() - job.updatedAt.getTime() >= quietSeconds * 1000;
+};
+
+export const reconcilePendingJobs = async (
+  pending: PendingJobs,
+  dispatcher: Pick<Dispatcher, 'dispatch'>,
+  logger: Pick<Logger, 'warn'>,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> => {
+  const now = options.now ?? (() => new Date());
+  const quietSeconds = options.quietSeconds ?? 120;
+  const maxDispatches = options.maxDispatches ?? 25;
+  // Twice the budget: some of the oldest rows are skipped (leased, unmatched, too recent).
+  const jobs = await pending.oldest(maxDispatches * 2);
+  const dispatched: { jobId: number; outcome: DispatchOutcome['outcome'] }[] = [];
+  let failed = 0;
+  // One at a time, oldest first: when one slot frees, the job that has waited longest takes it.
+  for (const job of jobs) {
+    if (dispatched.length + failed >= maxDispatches) break;
+    if (!due(job, now(), quietSeconds)) continue;
+    try {
+      const result = await dispatcher.dispatch(job.detail, { redelivered: true });
+      dispatched.push({ jobId: job.detail.jobId, outcome: result.outcome });
+    } catch (error) {
+      if (error instanceof JobLeasedError) continue; // the event path has it right now
+      failed++;
+      logger.warn('reconciler could not dispatch the job; the next run tries again', {
+        jobId: job.detail.jobId,
+        runAttempt: job.detail.runAttempt,
+        error: error as Error,
+      });
+    }
+  }
+  return { examined: jobs.length, dispatched, failed };
+};

@@ -1,0 +1,76 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import {
+  armFault,
+  jobOf,
+  newJobId,
+  sendJob,
+  startTestSandbox,
+  state,
+  waitFor,
+} from '../support/sandbox-driver.ts';
+
+/**
+ * The reconciler, through the sandbox's routes, with its EventBridge schedule on (every 60 s of
+ * simulated time: 0.6 s here). It is the backstop for jobs the event path left without a runner.
+ */
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startTestSandbox((config) => {
+    config.sandbox.schedules = true;
+  });
+});
+afterAll(async () => sandbox?.close());
+afterEach(async () => {
+  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
+});
+
+const completed = (jobId: number) =>
+  waitFor(
+    `job ${jobId} completed`,
+    async () => {
+      const job = await jobOf(sandbox, jobId);
+      return job?.status === 'completed' ? job : undefined;
+    },
+    20_000,
+  );
+/** Instances and builds that ever ran the job (a runner took it there). */
+const runnersOf = (jobId: number) => sandbox.twin.github.runners().filter((r) => r.jobId === jobId);
+
+describe('the runner reconciler', () => {
+  it('dispatches a job whose row was written but whose event never reached the bus', async () => {
+    // More failures than the intake's three tries: it answers 500, and GitHub (here) never redelivers.
+    await armFault(sandbox, { target: 'eventbridge:PutEvents', error: 'InternalException', count: 3 });
+    const jobId = newJobId();
+    expect((await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] })).status).toBe(500);
+    expect(await jobOf(sandbox, jobId)).toMatchObject({ status: 'queued', reason: null, resourceId: null });
+
+    const job = await completed(jobId);
+    expect(job).toMatchObject({ pool: 'linux-arm64', conclusion: 'success' });
+    expect(runnersOf(jobId)).toHaveLength(1);
+    const runs = (await state(sandbox)).reconciler!;
+    expect(runs.flatMap((r) => r.dispatched)).toContainEqual({ jobId, outcome: 'launched' });
+  });
+
+  it('dispatches a job left queued for want of a slot once an earlier job frees one, oldest first', async () => {
+    // linux-arm64: 2 slots, 2 instances, no fallback. The third job waits.
+    const jobIds = [newJobId(), newJobId(), newJobId()];
+    for (const jobId of jobIds) await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const waiting = await waitFor('a job left queued with a reason', async () => {
+      const jobs = await Promise.all(jobIds.map((id) => jobOf(sandbox, id)));
+      return jobs.find((j) => j?.status === 'queued' && j.reason);
+    });
+    expect(waiting.reason).toMatch(/^no capacity: linux-arm64: /);
+
+    for (const jobId of jobIds) {
+      expect(await completed(jobId), `job ${jobId}`).toMatchObject({ conclusion: 'success' });
+      expect(runnersOf(jobId), `runners of job ${jobId}`).toHaveLength(1);
+    }
+    // Every slot is back.
+    await waitFor(
+      'the arm64 slots to be free',
+      async () =>
+        (await state(sandbox)).pools!.find((p) => p.name === 'linux-arm64')!.inUse === 0 || undefined,
+    );
+  });
+});

@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { JobLeasedError, type DispatchOutcome } from '../../../shared/dispatch/dispatch-job.ts';
+import type { PendingJob } from '../../../shared/reconcile/pending-jobs.ts';
+import { reconcilePendingJobs } from '../../../shared/reconcile/reconcile-jobs.ts';
+
+const NOW = new Date('2026-11-29T12:00:00Z');
+const secondsAgo = (s: number) => new Date(NOW.getTime() - s * 1000);
+
+const pending = (jobId: number, extra: Partial<PendingJob> = {}): PendingJob => ({
+  detail: {
+    action: 'queued',
+    jobId,
+    runId: jobId * 10,
+    runAttempt: 1,
+    repository: 'acme/app',
+    owner: 'acme',
+    labels: ['self-hosted', 'linux'],
+    workflowName: 'CI',
+    headBranch: 'main',
+    installationId: 3,
+    runnerName: null,
+    conclusion: null,
+    deliveryId: 'd',
+  },
+  status: 'queued',
+  reason: 'no capacity: linux: all 2 slots in use',
+  updatedAt: secondsAgo(30),
+  dispatchLeaseUntil: null,
+  ...extra,
+});
+
+const run = async (
+  jobs: PendingJob[],
+  dispatch: (jobId: number) => Promise<DispatchOutcome> | never,
+  max = 25,
+) => {
+  const calls: { jobId: number; redelivered?: boolean }[] = [];
+  const warnings: unknown[] = [];
+  const report = await reconcilePendingJobs(
+    { oldest: async (limit) => jobs.slice(0, limit) },
+    {
+      async dispatch(job, options) {
+        calls.push({ jobId: job.jobId, redelivered: options?.redelivered });
+        return dispatch(job.jobId);
+      },
+    },
+    { warn: (message: string) => void warnings.push(message) },
+    { now: () => NOW, quietSeconds: 120, maxDispatches: max },
+  );
+  return { report, calls, warnings };
+};
+
+const launched = async (): Promise<DispatchOutcome> => ({
+  outcome: 'launched',
+  pool: 'linux',
+  resourceId: 'i-1',
+});
+
+describe('runner reconciler', () => {
+  it('dispatches jobs left queued with a reason, oldest first, as redeliveries', async () => {
+    const { report, calls } = await run([pending(1), pending(2)], launched);
+    expect(calls).toEqual([
+      { jobId: 1, redelivered: true },
+      { jobId: 2, redelivered: true },
+    ]);
+    expect(report).toEqual({
+      examined: 2,
+      dispatched: [
+        { jobId: 1, outcome: 'launched' },
+        { jobId: 2, outcome: 'launched' },
+      ],
+      failed: 0,
+    });
+  });
+
+  it('leaves a row with no reason alone until it has been quiet long enough for its own event', async () => {
+    const fresh = pending(1, { reason: null, updatedAt: secondsAgo(60) });
+    const lost = pending(2, { reason: null, updatedAt: secondsAgo(121) });
+    expect((await run([fresh, lost], launched)).calls.map((c) => c.jobId)).toEqual([2]);
+  });
+
+  it('skips jobs a dispatcher holds, and unmatched or failed ones, which wait for a config change', async () => {
+    const held = pending(1, { dispatchLeaseUntil: NOW.getTime() / 1000 + 5 });
+    const expired = pending(2, { dispatchLeaseUntil: NOW.getTime() / 1000 - 5 });
+    const unmatched = pending(3, { status: 'unmatched' });
+    const failed = pending(4, { status: 'failed' });
+    const waiting = pending(5, { status: 'waiting' });
+    const { calls } = await run([held, expired, unmatched, failed, waiting], launched);
+    expect(calls.map((c) => c.jobId)).toEqual([2, 5]);
+  });
+
+  it('stops at its budget per run and counts failures without stopping for them', async () => {
+    const jobs = [1, 2, 3, 4, 5].map((id) => pending(id));
+    const { report, calls, warnings } = await run(
+      jobs,
+      async (jobId) => {
+        if (jobId === 1) throw new JobLeasedError('another dispatcher holds the job');
+        if (jobId === 2) throw Object.assign(new Error('down'), { name: 'InternalServerError' });
+        return launched();
+      },
+      3,
+    );
+    // The leased one does not count against the budget; the failure does.
+    expect(calls.map((c) => c.jobId)).toEqual([1, 2, 3, 4]);
+    expect(report.failed).toBe(1);
+    expect(report.dispatched.map((d) => d.jobId)).toEqual([3, 4]);
+    expect(warnings).toHaveLength(1);
+  });
+});
