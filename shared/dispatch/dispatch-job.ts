@@ -57,7 +57,7 @@ export interface DispatchOptions {
 export interface Dispatcher {
   dispatch(job: WorkflowJobDetail, options?: DispatchOptions): Promise<DispatchOutcome>;
   /** Frees the capacity of a job that closed. */
-  release(job: WorkflowJobDetail): Promise<void>;
+  release(job: Pick<WorkflowJobDetail, 'jobId' | 'runAttempt'>): Promise<void>;
 }
 
 /** Another dispatcher holds the job; SQS delivers the message again after its visibility timeout. */

@@ -22,6 +22,8 @@ export interface Leases {
   /** The instance this job already holds, if a previous attempt claimed one. */
   instanceOf(jobKey: string): Promise<string | undefined>;
   slotsInUse(pool: string): Promise<number>;
+  /** Jobs holding a slot, up to `limit` (the reconciler frees those whose job has closed). */
+  heldSlots(limit: number): Promise<{ jobKey: string; pool: string }[]>;
 }
 
 /**
@@ -178,6 +180,27 @@ export const createDynamoLeases = (dynamo: JsonCall, tableName: string): Leases 
         ConsistentRead: true,
       });
       return out.Item?.instanceId?.S;
+    },
+
+    async heldSlots(limit) {
+      const held: { jobKey: string; pool: string }[] = [];
+      let ExclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo<{
+          Items?: { pk: { S: string }; pool?: { S: string } }[];
+          LastEvaluatedKey?: Record<string, unknown>;
+        }>('Scan', {
+          TableName: tableName,
+          FilterExpression: 'begins_with(pk, :slot)',
+          ExpressionAttributeValues: { ':slot': { S: 'slot#' } },
+          ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
+        });
+        for (const item of page.Items ?? []) {
+          if (item.pool?.S) held.push({ jobKey: item.pk.S.slice('slot#'.length), pool: item.pool.S });
+        }
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey && held.length < limit);
+      return held.slice(0, limit);
     },
 
     async slotsInUse(pool) {

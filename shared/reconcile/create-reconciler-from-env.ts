@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { createJsonClient, dynamoDbSpec } from '../aws/json-client.ts';
 import { readDispatcherEnv, readReconcilerEnv } from '../config/runtime-env.ts';
 import { createDispatcherFromEnv } from '../dispatch/create-dispatcher-from-env.ts';
+import { createDynamoLeases } from '../dispatch/leases.ts';
 import { createDynamoPendingJobs } from './pending-jobs.ts';
 import { reconcilePendingJobs, type ReconcileReport } from './reconcile-jobs.ts';
 
@@ -12,6 +13,8 @@ export const createReconcilerFromEnv = async (
   const env = readDispatcherEnv();
   const limits = readReconcilerEnv();
   const dispatcher = await createDispatcherFromEnv(logger);
-  const pending = createDynamoPendingJobs(createJsonClient(dynamoDbSpec, env.aws), env.jobsTable);
-  return () => reconcilePendingJobs(pending, dispatcher, logger, limits);
+  const dynamo = createJsonClient(dynamoDbSpec, env.aws);
+  const pending = createDynamoPendingJobs(dynamo, env.jobsTable);
+  const leases = createDynamoLeases(dynamo, env.leasesTable);
+  return () => reconcilePendingJobs(pending, dispatcher, leases, logger, limits);
 };

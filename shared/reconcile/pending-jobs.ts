@@ -19,6 +19,8 @@ export interface PendingJob {
 export interface PendingJobs {
   /** Rows at rank 0 (queued, waiting, unmatched, failed) without a resource, oldest first. */
   oldest(limit: number): Promise<PendingJob[]>;
+  /** The ledger status of a job (`<jobId>#<attempt>`), undefined when it has no row. */
+  statusOf(jobKey: string): Promise<string | undefined>;
 }
 
 const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
@@ -57,6 +59,16 @@ const toPendingJob = (row: Record<string, unknown>): PendingJob | undefined => {
 };
 
 export const createDynamoPendingJobs = (dynamo: JsonCall, tableName: string): PendingJobs => ({
+  async statusOf(jobKey) {
+    const { Item } = await dynamo<{ Item?: { status?: { S?: string } } }>('GetItem', {
+      TableName: tableName,
+      Key: { pk: { S: jobKey } },
+      ProjectionExpression: '#status',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ConsistentRead: true,
+    });
+    return Item ? (Item.status?.S ?? 'queued') : undefined;
+  },
   async oldest(limit) {
     const jobs: PendingJob[] = [];
     let ExclusiveStartKey: Item | undefined;

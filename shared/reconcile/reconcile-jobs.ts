@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DispatchOutcome, Dispatcher } from '../dispatch/dispatch-job.ts';
+import type { Leases } from '../dispatch/leases.ts';
 import { JobLeasedError } from '../dispatch/dispatch-job.ts';
 import type { PendingJob, PendingJobs } from './pending-jobs.ts';
 
@@ -18,6 +19,8 @@ export interface ReconcileOptions {
 }
 
 export interface ReconcileReport {
+  /** Slots given back because their job had closed while its `completed` never reached the dispatcher. */
+  readonly released: readonly string[];
   readonly examined: number;
   readonly dispatched: readonly { readonly jobId: number; readonly outcome: DispatchOutcome['outcome'] }[];
   readonly failed: number;
@@ -33,15 +36,39 @@ const due = (job: PendingJob, now: Date, quietSeconds: number): boolean => {
   return job.reason !== null || now.getTime() - job.updatedAt.getTime() >= quietSeconds * 1000;
 };
 
+/**
+ * A job's slot (and instance lease) is freed by its `completed` event. When that event is lost (the
+ * intake wrote the ledger, then PutEvents failed and GitHub did not redeliver), the ledger still says
+ * `completed`: give the slot back, or the pool stays a runner smaller for good.
+ */
+const releaseClosedJobs = async (
+  leases: Pick<Leases, 'heldSlots'>,
+  pending: Pick<PendingJobs, 'statusOf'>,
+  dispatcher: Pick<Dispatcher, 'release'>,
+  limit: number,
+): Promise<string[]> => {
+  const released: string[] = [];
+  for (const { jobKey } of await leases.heldSlots(limit)) {
+    if ((await pending.statusOf(jobKey)) !== 'completed') continue;
+    const [jobId, runAttempt] = jobKey.split('#').map(Number) as [number, number];
+    await dispatcher.release({ jobId, runAttempt });
+    released.push(jobKey);
+  }
+  return released;
+};
+
 export const reconcilePendingJobs = async (
   pending: PendingJobs,
-  dispatcher: Pick<Dispatcher, 'dispatch'>,
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'release'>,
+  leases: Pick<Leases, 'heldSlots'>,
   logger: Pick<Logger, 'warn'>,
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> => {
   const now = options.now ?? (() => new Date());
   const quietSeconds = options.quietSeconds ?? 120;
   const maxDispatches = options.maxDispatches ?? 25;
+  // Slots first: what they free is what the waiting jobs below can take.
+  const released = await releaseClosedJobs(leases, pending, dispatcher, 200);
   // Twice the budget: some of the oldest rows are skipped (leased, unmatched, too recent).
   const jobs = await pending.oldest(maxDispatches * 2);
   const dispatched: { jobId: number; outcome: DispatchOutcome['outcome'] }[] = [];
@@ -63,5 +90,5 @@ export const reconcilePendingJobs = async (
       });
     }
   }
-  return { examined: jobs.length, dispatched, failed };
+  return { released, examined: jobs.length, dispatched, failed };
 };

@@ -59,6 +59,7 @@ const singleJobLeases = (): Leases => {
     releaseSlot: unused,
     slotOf: unused,
     slotsInUse: unused,
+    heldSlots: unused,
     claimInstance: async (instanceId, jobKey) => !held.has(instanceId) && !!held.set(instanceId, jobKey),
     releaseInstance: async (instanceId) => void held.delete(instanceId),
     instanceOf: async (jobKey) => [...held].find(([, key]) => key === jobKey)?.[0],

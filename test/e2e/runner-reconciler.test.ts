@@ -73,4 +73,34 @@ describe('the runner reconciler', () => {
         (await state(sandbox)).pools!.find((p) => p.name === 'linux-arm64')!.inUse === 0 || undefined,
     );
   });
+
+  it('gives back the slot and instance of a job whose completed event never reached the dispatcher', async () => {
+    const jobId = newJobId();
+    await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const running = await waitFor(`job ${jobId} in progress`, async () => {
+      const job = await jobOf(sandbox, jobId);
+      return job?.status === 'in_progress' ? job : undefined;
+    });
+    // The in_progress delivery is on the bus (the ledger moves before PutEvents), so the fault
+    // below meets the completed delivery.
+    await waitFor('the in_progress event on the bus', async () =>
+      sandbox.twin.events.archive.find(
+        (e) =>
+          e['detail-type'] === 'workflow_job.in_progress' && (e.detail as { jobId: number }).jobId === jobId,
+      ),
+    );
+    // The runner's completed delivery: the intake writes the ledger, then every PutEvents try fails
+    // (500), and nothing redelivers it.
+    await armFault(sandbox, { target: 'eventbridge:PutEvents', error: 'InternalException', count: 3 });
+    const job = await completed(jobId);
+    expect(job.resourceId).toBe(running.resourceId);
+
+    // A run gives them back; its report lands once the run has finished.
+    await waitFor('a reconciler run that gave the slot back', async () =>
+      (await state(sandbox)).reconciler!.find((run) => (run.released as string[]).includes(`${jobId}#1`)),
+    );
+    const s = await state(sandbox);
+    expect(s.pools!.find((p) => p.name === 'linux-arm64')!.inUse).toBe(0);
+    expect(s.instances!.find((i) => i.instanceId === job.resourceId)!.jobId).toBeNull();
+  });
 });

@@ -66,6 +66,7 @@ const setup = (options: {
     releaseInstance: async () => {},
     instanceOf: async () => undefined,
     slotsInUse: async (p) => slots.get(p) ?? 0,
+    heldSlots: async () => [...slotOfJob].map(([jobKey, pool]) => ({ jobKey, pool })),
   };
   /** After a reclaim the job is this dispatcher's: claiming again (the fence before a launch) renews. */
   let reclaimed = false;

@@ -24,6 +24,20 @@ describe('leases on DynamoDB', () => {
     expect(await leases.claimSlot('linux', 'later#1', 4)).toBe(false);
   });
 
+  it('lists the jobs holding slots, and only slots (not pool counters or instance leases)', async () => {
+    const leases = createDynamoLeases(db.call, 'LeasesTable');
+    await leases.claimSlot('linux', '7#1', 5);
+    await leases.claimSlot('linux-codebuild', '8#2', 5);
+    await leases.claimInstance('i-0abc', '7#1', 100, 200);
+    const held = await leases.heldSlots(10);
+    expect(held.sort((a, b) => a.jobKey.localeCompare(b.jobKey))).toEqual([
+      { jobKey: '7#1', pool: 'linux' },
+      { jobKey: '8#2', pool: 'linux-codebuild' },
+    ]);
+    await leases.releaseSlot('linux', '7#1');
+    expect(await leases.heldSlots(10)).toEqual([{ jobKey: '8#2', pool: 'linux-codebuild' }]);
+  });
+
   it('gives a retried dispatch of the same job its slot back instead of a second one', async () => {
     const leases = createDynamoLeases(db.call, 'LeasesTable');
     expect(await leases.claimSlot('linux', '7#1', 1)).toBe(true);

@@ -37,13 +37,15 @@ const run = async (
   const calls: { jobId: number; redelivered?: boolean }[] = [];
   const warnings: unknown[] = [];
   const report = await reconcilePendingJobs(
-    { oldest: async (limit) => jobs.slice(0, limit) },
+    { oldest: async (limit) => jobs.slice(0, limit), statusOf: async () => 'queued' },
     {
       async dispatch(job, options) {
         calls.push({ jobId: job.jobId, redelivered: options?.redelivered });
         return dispatch(job.jobId);
       },
+      release: async () => {},
     },
+    { heldSlots: async () => [] },
     { warn: (message: string) => void warnings.push(message) },
     { now: () => NOW, quietSeconds: 120, maxDispatches: max },
   );
@@ -64,6 +66,7 @@ describe('runner reconciler', () => {
       { jobId: 2, redelivered: true },
     ]);
     expect(report).toEqual({
+      released: [],
       examined: 2,
       dispatched: [
         { jobId: 1, outcome: 'launched' },
@@ -105,5 +108,33 @@ describe('runner reconciler', () => {
     expect(report.failed).toBe(1);
     expect(report.dispatched.map((d) => d.jobId)).toEqual([3, 4]);
     expect(warnings).toHaveLength(1);
+  });
+
+  it('gives back the slot of a job the ledger says completed, whose completed event never reached the dispatcher', async () => {
+    const statuses: Record<string, string | undefined> = {
+      '7#1': 'completed',
+      '8#1': 'in_progress',
+      '9#1': 'dispatched',
+    };
+    const released: string[] = [];
+    const report = await reconcilePendingJobs(
+      { oldest: async () => [], statusOf: async (jobKey) => statuses[jobKey] },
+      {
+        dispatch: async () => launched(),
+        release: async (job) => void released.push(`${job.jobId}#${job.runAttempt}`),
+      },
+      {
+        heldSlots: async () => [
+          { jobKey: '7#1', pool: 'linux' },
+          { jobKey: '8#1', pool: 'linux' },
+          { jobKey: '9#1', pool: 'linux-codebuild' },
+        ],
+      },
+      { warn: () => {} },
+      { now: () => NOW },
+    );
+    // A running or just-dispatched job keeps its slot.
+    expect(released).toEqual(['7#1']);
+    expect(report.released).toEqual(['7#1']);
   });
 });
