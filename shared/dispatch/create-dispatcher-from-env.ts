@@ -11,7 +11,9 @@ import { createCodeBuildProvider } from '../providers/codebuild-provider.ts';
 import { createEc2WakeProvider } from '../providers/ec2-wake-provider.ts';
 import { createSsmCredentialsStore } from '../providers/runner-credentials-store.ts';
 import { createRouter } from '../routing/route-job.ts';
+import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { createDispatcher, type Dispatcher, type RunnerProviders } from './dispatch-job.ts';
+import { createSlotBackfill } from './slot-backfill.ts';
 import { createDynamoLeases } from './leases.ts';
 
 /** Wires the dispatcher from the Lambda's environment; called once per container. */
@@ -63,7 +65,10 @@ export const createDispatcherFromEnv = async (
     secret(config.github.privateKeySecretArn),
     config.github.caBundleSecretArn ? secret(config.github.caBundleSecretArn) : undefined,
   ]);
-  return createDispatcher({
+  const pending = createDynamoPendingJobs(dynamo, env.jobsTable);
+  // Late-bound: the backfill dispatches through the very dispatcher it is handed to.
+  const backfill = createSlotBackfill(pending, () => dispatcher, logger);
+  const dispatcher: Dispatcher = createDispatcher({
     router: createRouter(config.pools),
     github: createGithubApp({
       apiUrl: config.github.apiUrl,
@@ -82,6 +87,8 @@ export const createDispatcherFromEnv = async (
       'ghes-control-plane.runner-dispatcher',
     ),
     dispatchLeaseSeconds: env.dispatchLeaseSeconds,
+    onSlotFreed: backfill,
     logger,
   });
+  return dispatcher;
 };

@@ -38,6 +38,11 @@ export interface DispatcherDeps {
   readonly defaultRunnerGroupId?: number;
   /** Longer than the dispatcher's timeout, so a live dispatcher never loses its job. */
   readonly dispatchLeaseSeconds?: number;
+  /**
+   * Called with the pool whose slot a closed job gave back, so a job waiting for it runs now rather
+   * than at the reconciler's next minute. Its failure does not fail the release.
+   */
+  readonly onSlotFreed?: (pool: string) => Promise<void>;
   readonly now?: () => Date;
 }
 
@@ -58,6 +63,8 @@ export interface Dispatcher {
   dispatch(job: WorkflowJobDetail, options?: DispatchOptions): Promise<DispatchOutcome>;
   /** Frees the capacity of a job that closed. */
   release(job: Pick<WorkflowJobDetail, 'jobId' | 'runAttempt'>): Promise<void>;
+  /** The pools a job may launch in, in order: the one it routes to, then that pool's fallbacks. */
+  poolsFor(job: WorkflowJobDetail): string[];
 }
 
 /** Another dispatcher holds the job; SQS delivers the message again after its visibility timeout. */
@@ -69,7 +76,10 @@ export class JobLeasedError extends Error {
  * Keys on each line, not `appendKeys`: one container dispatches a batch's records at once, and
  * keys appended to the shared logger would name whichever job came last.
  */
-const logKeys = (job: WorkflowJobDetail) => ({ jobId: job.jobId, runAttempt: job.runAttempt });
+const logKeys = (job: Pick<WorkflowJobDetail, 'jobId' | 'runAttempt'>) => ({
+  jobId: job.jobId,
+  runAttempt: job.runAttempt,
+});
 
 /** The key is fixed: the dispatcher's IAM policy may start only instances that carry it. */
 const poolTarget = (pool: PoolConfig): Ec2WakeTarget => ({
@@ -309,6 +319,19 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         pool === undefined ? undefined : deps.leases.releaseSlot(pool, jobKey),
         instanceId === undefined ? undefined : deps.leases.releaseInstance(instanceId, jobKey),
       ]);
+      if (pool === undefined || !deps.onSlotFreed) return;
+      await deps.onSlotFreed(pool).catch((error: unknown) =>
+        deps.logger.warn('could not hand the freed slot to a waiting job; the reconciler will', {
+          ...logKeys(job),
+          pool,
+          error: error as Error,
+        }),
+      );
+    },
+
+    poolsFor(job) {
+      const route = deps.router.route(job);
+      return route.kind === 'pool' ? chainOf(route.pool).map((pool) => pool.name) : [];
     },
   };
 };

@@ -3,7 +3,7 @@ import { createJsonClient, dynamoDbSpec } from '../aws/json-client.ts';
 import { readDispatcherEnv, readReconcilerEnv } from '../config/runtime-env.ts';
 import { createDispatcherFromEnv } from '../dispatch/create-dispatcher-from-env.ts';
 import { createDynamoLeases } from '../dispatch/leases.ts';
-import { createDynamoPendingJobs } from './pending-jobs.ts';
+import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { reconcilePendingJobs, type ReconcileReport } from './reconcile-jobs.ts';
 
 /** Wires the reconciler from the Lambda's environment (the dispatcher's, plus its own limits). */

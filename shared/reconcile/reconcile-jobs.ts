@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DispatchOutcome, Dispatcher } from '../dispatch/dispatch-job.ts';
 import type { Leases } from '../dispatch/leases.ts';
 import { JobLeasedError } from '../dispatch/dispatch-job.ts';
-import type { PendingJob, PendingJobs } from './pending-jobs.ts';
+import { waitingForRunner, type PendingJobs } from '../ledger/pending-jobs.ts';
 
 /**
  * The backstop for jobs the event path left without a runner: a job kept `queued` because no pool
@@ -25,16 +25,6 @@ export interface ReconcileReport {
   readonly dispatched: readonly { readonly jobId: number; readonly outcome: DispatchOutcome['outcome'] }[];
   readonly failed: number;
 }
-
-/** Unmatched and failed rows wait for a config change or a new attempt, not for capacity. */
-const RETRIED: ReadonlySet<string> = new Set(['queued', 'waiting']);
-
-const due = (job: PendingJob, now: Date, quietSeconds: number): boolean => {
-  if (!RETRIED.has(job.status)) return false;
-  if (job.dispatchLeaseUntil !== null && job.dispatchLeaseUntil * 1000 > now.getTime()) return false;
-  // A reason means a dispatcher finished with it and launched nothing: try again now.
-  return job.reason !== null || now.getTime() - job.updatedAt.getTime() >= quietSeconds * 1000;
-};
 
 /**
  * A job's slot (and instance lease) is freed by its `completed` event. When that event is lost (the
@@ -76,7 +66,7 @@ export const reconcilePendingJobs = async (
   // One at a time, oldest first: when one slot frees, the job that has waited longest takes it.
   for (const job of jobs) {
     if (dispatched.length + failed >= maxDispatches) break;
-    if (!due(job, now(), quietSeconds)) continue;
+    if (!waitingForRunner(job, now(), quietSeconds)) continue;
     try {
       const result = await dispatcher.dispatch(job.detail, { redelivered: true });
       dispatched.push({ jobId: job.detail.jobId, outcome: result.outcome });

@@ -190,6 +190,25 @@ describe('runner dispatch', () => {
     await completed(jobId);
   });
 
+  it('hands a slot a finished job gives back to the job waiting for it, with no reconciler running', async () => {
+    // linux-arm64: 2 slots, 2 instances, no fallback; this sandbox runs no schedule.
+    const jobIds = [newJobId(), newJobId(), newJobId()];
+    for (const jobId of jobIds) await sendJob(sandbox, { jobId, labels: ['self-hosted', 'linux', 'arm64'] });
+    const left = await waitFor('a job left queued for want of a slot', async () => {
+      const jobs = await Promise.all(jobIds.map((id) => jobOf(sandbox, id)));
+      return jobs.find((j) => j?.status === 'queued' && j.reason);
+    });
+    expect(left.reason).toMatch(/^no capacity: linux-arm64: /);
+    for (const jobId of jobIds) {
+      expect(await completed(jobId), `job ${jobId}`).toMatchObject({ conclusion: 'success' });
+      expect(
+        sandbox.twin.github.runners().filter((r) => r.jobId === jobId),
+        `job ${jobId}`,
+      ).toHaveLength(1);
+    }
+    expect((await state(sandbox)).reconciler).toEqual([]);
+  });
+
   it('leaves the job queued with the reason when a pool without fallback has no instance that can start', async () => {
     await armFault(sandbox, {
       target: 'ec2:StartInstances',

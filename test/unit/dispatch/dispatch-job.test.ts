@@ -43,6 +43,7 @@ const setup = (options: {
   codebuild?: (target: CodeBuildTarget) => Promise<{ resourceId: string }>;
   /** What the CodeBuild provider finds of an earlier attempt's build. */
   adoptable?: string;
+  onSlotFreed?: (pool: string) => Promise<void>;
 }) => {
   const log: string[] = [];
   const warnings: Record<string, unknown>[] = [];
@@ -139,6 +140,7 @@ const setup = (options: {
     },
     leases,
     records,
+    ...(options.onSlotFreed ? { onSlotFreed: options.onSlotFreed } : {}),
     alerts: {
       async raise(alert) {
         log.push(`alert ${alert.kind}: ${alert.detail}`);
@@ -498,5 +500,33 @@ describe('dispatcher', () => {
     expect(log.at(-1)).toBe(
       'dispatched linux i-3 after [linux: i-1 (eu-west-1a/m7i.large): InsufficientInstanceCapacity | linux: i-2 (eu-west-1a/m7i.large): IncorrectInstanceState]',
     );
+  });
+
+  it('hands the slot a closed job gave back to whatever waits for it, and survives that failing', async () => {
+    const freed: string[] = [];
+    const { dispatcher } = setup({
+      pools: [pool('linux')],
+      onSlotFreed: async (name) => {
+        freed.push(name);
+        throw new Error('backfill failed');
+      },
+    });
+    await dispatcher.dispatch(job());
+    await expect(dispatcher.release({ jobId: 11, runAttempt: 1 })).resolves.toBeUndefined();
+    expect(freed).toEqual(['linux']);
+    // Nothing held any more: nothing to hand on.
+    await dispatcher.release({ jobId: 11, runAttempt: 1 });
+    expect(freed).toEqual(['linux']);
+  });
+
+  it('names the pools a job may launch in: its route, then the fallbacks', () => {
+    const { dispatcher } = setup({
+      pools: [
+        pool('linux', { fallback: 'cb' }),
+        pool('cb', { provider: 'codebuild', codebuild: { project: 'r' }, priority: -1 }),
+      ],
+    });
+    expect(dispatcher.poolsFor(job())).toEqual(['linux', 'cb']);
+    expect(dispatcher.poolsFor(job({ labels: ['gpu'] }))).toEqual([]);
   });
 });

@@ -20,6 +20,7 @@ describe('dispatch batch', () => {
       async release(detail) {
         seen.push(`release ${detail.jobId}`);
       },
+      poolsFor: () => [],
     };
     const failures = await handleDispatchBatch(
       [
@@ -39,6 +40,7 @@ describe('dispatch batch', () => {
       dispatch: async () => {
         throw new Error('must not be called');
       },
+      poolsFor: () => [],
       release: async () => {
         throw new Error('must not be called');
       },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobLeasedError, type DispatchOutcome } from '../../../shared/dispatch/dispatch-job.ts';
-import type { PendingJob } from '../../../shared/reconcile/pending-jobs.ts';
+import type { PendingJob } from '../../../shared/ledger/pending-jobs.ts';
 import { reconcilePendingJobs } from '../../../shared/reconcile/reconcile-jobs.ts';
 
 const NOW = new Date('2026-11-29T12:00:00Z');

@@ -16,6 +16,20 @@ export interface PendingJob {
   readonly dispatchLeaseUntil: number | null;
 }
 
+/** Unmatched and failed rows wait for a config change or a new attempt, not for capacity. */
+const RETRIED: ReadonlySet<string> = new Set(['queued', 'waiting']);
+
+/**
+ * Whether a job should be dispatched again now: queued or waiting, held by no dispatcher, and either
+ * left with a reason (a dispatcher finished with it and launched nothing) or quiet for `quietSeconds`
+ * (its own event never came).
+ */
+export const waitingForRunner = (job: PendingJob, now: Date, quietSeconds: number): boolean => {
+  if (!RETRIED.has(job.status)) return false;
+  if (job.dispatchLeaseUntil !== null && job.dispatchLeaseUntil * 1000 > now.getTime()) return false;
+  return job.reason !== null || now.getTime() - job.updatedAt.getTime() >= quietSeconds * 1000;
+};
+
 export interface PendingJobs {
   /** Rows at rank 0 (queued, waiting, unmatched, failed) without a resource, oldest first. */
   oldest(limit: number): Promise<PendingJob[]>;
