@@ -122,9 +122,12 @@ export interface ReconcilerEnv {
   readonly quietSeconds: number;
   /** Dispatches per run. */
   readonly maxDispatches: number;
+  /** Seconds a job may stay `dispatched` before it is re-checked against GitHub. */
+  readonly staleSeconds: number;
 }
 
 export const readReconcilerEnv = (env: Env = process.env): ReconcilerEnv => ({
   quietSeconds: positiveNumber(env, 'RECONCILE_QUIET_SECONDS', 120),
   maxDispatches: positiveNumber(env, 'RECONCILE_MAX_DISPATCHES', 25),
+  staleSeconds: positiveNumber(env, 'RECONCILE_STALE_SECONDS', 600),
 });

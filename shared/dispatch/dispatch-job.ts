@@ -65,6 +65,12 @@ export interface Dispatcher {
   release(job: Pick<WorkflowJobDetail, 'jobId' | 'runAttempt'>): Promise<void>;
   /** The pools a job may launch in, in order: the one it routes to, then that pool's fallbacks. */
   poolsFor(job: WorkflowJobDetail): string[];
+  /**
+   * A job recorded `dispatched` that no runner has reported for a while. GitHub says it is closed:
+   * closed here too, capacity freed. Still queued and its launch is gone (a build that failed before
+   * the job started, an instance that stopped): reopened and dispatched again. Otherwise left alone.
+   */
+  recheck(job: WorkflowJobDetail, launch: EarlierLaunch): Promise<'closed' | 'relaunched' | 'left'>;
 }
 
 /** Another dispatcher holds the job; SQS delivers the message again after its visibility timeout. */
@@ -275,7 +281,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     }
   };
 
-  return {
+  const dispatcher: Dispatcher = {
     async dispatch(job, options = {}) {
       const jobKey = keyOf(job.jobId, job.runAttempt);
       const owner = randomUUID();
@@ -333,5 +339,33 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
       const route = deps.router.route(job);
       return route.kind === 'pool' ? chainOf(route.pool).map((pool) => pool.name) : [];
     },
+
+    async recheck(job, launch) {
+      const jobKey = keyOf(job.jobId, job.runAttempt);
+      const githubStatus = await deps.github.jobStatus(job.repository, job.jobId, job.installationId);
+      if (githubStatus === 'completed' || githubStatus === 'missing') {
+        const reason = `GitHub reports the job ${githubStatus}; its events never reached the control plane`;
+        await deps.records.closeAsOnGithub(jobKey, reason, now());
+        await dispatcher.release(job);
+        return 'closed';
+      }
+      // in_progress or waiting: a runner has it, or an approval holds it.
+      if (githubStatus !== 'queued' || (await earlierLaunchAlive(launch))) return 'left';
+      const reason = `${launch.resourceId} (${launch.pool}) is gone and never took the job; dispatching again`;
+      if (!(await deps.records.reopen(jobKey, launch.resourceId, reason, now()))) return 'left';
+      deps.logger.warn('a launch never became a runner; dispatching the job again', {
+        ...logKeys(job),
+        pool: launch.pool,
+        resourceId: launch.resourceId,
+      });
+      // Freeing its capacity may hand the job its next runner at once (the slot backfill); if not,
+      // this dispatch does.
+      await dispatcher.release(job);
+      await dispatcher.dispatch(job).catch((error: unknown) => {
+        if (!(error instanceof JobLeasedError)) throw error;
+      });
+      return 'relaunched';
+    },
   };
+  return dispatcher;
 };

@@ -56,6 +56,13 @@ export interface DispatchRecords {
     },
   ): Promise<void>;
   /**
+   * Sends a dispatched job back to `queued` with the reason, its launch set aside, because that
+   * launch never became a runner; false when the row moved on meanwhile.
+   */
+  reopen(jobKey: string, resourceId: string, reason: string, at: Date): Promise<boolean>;
+  /** Closes a job GitHub says is closed, whose own `completed` never reached us. */
+  closeAsOnGithub(jobKey: string, reason: string, at: Date): Promise<void>;
+  /**
    * Gives the lease back with the reason, setting the status when given (`queued` with no capacity,
    * `unmatched`, `failed`) and keeping it otherwise.
    */
@@ -201,6 +208,54 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           ExpressionAttributeNames: launchNames,
           ExpressionAttributeValues: toItem(launchValues),
         });
+      }
+    },
+
+    async reopen(jobKey, resourceId, reason, at) {
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression:
+            'SET #status = :queued, #rank = :zero, earlierResourceId = :rid, #reason = :reason, updatedAt = :at ' +
+            'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, dispatchOwner, dispatchLeaseUntil',
+          ConditionExpression: '#rank = :one AND resourceId = :rid',
+          ExpressionAttributeNames: { ...names, ...launchNames },
+          ExpressionAttributeValues: toItem({
+            ':queued': 'queued',
+            ':zero': 0,
+            ':one': 1,
+            ':rid': resourceId,
+            ':reason': reason.slice(0, 500),
+            ':at': at.toISOString(),
+          }),
+        });
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false; // a runner took it, or another reconciler did this
+        throw error;
+      }
+    },
+
+    async closeAsOnGithub(jobKey, reason, at) {
+      try {
+        await dynamo('UpdateItem', {
+          TableName: tableName,
+          Key: key(jobKey),
+          UpdateExpression:
+            'SET #status = :completed, #rank = :three, #reason = :reason, updatedAt = :at, ' +
+            'completedAt = if_not_exists(completedAt, :at) REMOVE dispatchOwner, dispatchLeaseUntil',
+          ConditionExpression: '#rank < :three',
+          ExpressionAttributeNames: { ...names, '#reason': 'reason' },
+          ExpressionAttributeValues: toItem({
+            ':completed': 'completed',
+            ':three': 3,
+            ':reason': reason.slice(0, 500),
+            ':at': at.toISOString(),
+          }),
+        });
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error; // already closed
       }
     },
 

@@ -30,9 +30,17 @@ export const waitingForRunner = (job: PendingJob, now: Date, quietSeconds: numbe
   return job.reason !== null || now.getTime() - job.updatedAt.getTime() >= quietSeconds * 1000;
 };
 
+/** A job recorded `dispatched`: what was launched for it, and when. */
+export interface DispatchedJob extends PendingJob {
+  readonly launch: { readonly pool: string; readonly provider: string; readonly resourceId: string };
+  readonly dispatchedAt: Date;
+}
+
 export interface PendingJobs {
   /** Rows at rank 0 (queued, waiting, unmatched, failed) without a resource, oldest first. */
   oldest(limit: number): Promise<PendingJob[]>;
+  /** Rows at rank 1 (`dispatched`: launched, no runner has reported the job yet), oldest first. */
+  oldestDispatched(limit: number): Promise<DispatchedJob[]>;
   /** The ledger status of a job (`<jobId>#<attempt>`), undefined when it has no row. */
   statusOf(jobKey: string): Promise<string | undefined>;
 }
@@ -72,7 +80,54 @@ const toPendingJob = (row: Record<string, unknown>): PendingJob | undefined => {
   };
 };
 
+const toDispatchedJob = (row: Record<string, unknown>): DispatchedJob | undefined => {
+  const job = toPendingJob(row);
+  const [pool, provider, resourceId] = [text(row.pool), text(row.provider), text(row.resourceId)];
+  if (!job || !pool || !provider || !resourceId) return undefined;
+  return {
+    ...job,
+    launch: { pool, provider, resourceId },
+    dispatchedAt: new Date(text(row.dispatchedAt) ?? 0),
+  };
+};
+
+/** One page after another of the index at `rank`, oldest first, until `limit` rows are kept. */
+const queryRank = async <T>(
+  dynamo: JsonCall,
+  tableName: string,
+  rank: number,
+  limit: number,
+  filter: string | undefined,
+  toJob: (row: Record<string, unknown>) => T | undefined,
+): Promise<T[]> => {
+  const jobs: T[] = [];
+  let ExclusiveStartKey: Item | undefined;
+  do {
+    const page = await dynamo<{ Items?: Item[]; LastEvaluatedKey?: Item }>('Query', {
+      TableName: tableName,
+      IndexName: PENDING_INDEX,
+      KeyConditionExpression: '#rank = :rank',
+      ...(filter ? { FilterExpression: filter } : {}),
+      ExpressionAttributeNames: { '#rank': 'statusRank' },
+      ExpressionAttributeValues: { ':rank': { N: String(rank) } },
+      ScanIndexForward: true,
+      Limit: limit,
+      ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
+    });
+    for (const item of page.Items ?? []) {
+      const job = toJob(fromItem(item));
+      if (job) jobs.push(job);
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey && jobs.length < limit);
+  return jobs.slice(0, limit);
+};
+
 export const createDynamoPendingJobs = (dynamo: JsonCall, tableName: string): PendingJobs => ({
+  // A row at rank 0 with a resource is a launch an approval sent back to waiting: the dispatcher's
+  // own business when GitHub says queued again.
+  oldest: (limit) => queryRank(dynamo, tableName, 0, limit, 'attribute_not_exists(resourceId)', toPendingJob),
+  oldestDispatched: (limit) => queryRank(dynamo, tableName, 1, limit, undefined, toDispatchedJob),
   async statusOf(jobKey) {
     const { Item } = await dynamo<{ Item?: { status?: { S?: string } } }>('GetItem', {
       TableName: tableName,
@@ -82,30 +137,5 @@ export const createDynamoPendingJobs = (dynamo: JsonCall, tableName: string): Pe
       ConsistentRead: true,
     });
     return Item ? (Item.status?.S ?? 'queued') : undefined;
-  },
-  async oldest(limit) {
-    const jobs: PendingJob[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const page = await dynamo<{ Items?: Item[]; LastEvaluatedKey?: Item }>('Query', {
-        TableName: tableName,
-        IndexName: PENDING_INDEX,
-        KeyConditionExpression: '#rank = :zero',
-        // A row at rank 0 with a resource is a launch an approval sent back to waiting: the
-        // dispatcher's own business when GitHub says queued again.
-        FilterExpression: 'attribute_not_exists(resourceId)',
-        ExpressionAttributeNames: { '#rank': 'statusRank' },
-        ExpressionAttributeValues: { ':zero': { N: '0' } },
-        ScanIndexForward: true,
-        Limit: limit,
-        ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
-      });
-      for (const item of page.Items ?? []) {
-        const job = toPendingJob(fromItem(item));
-        if (job) jobs.push(job);
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey && jobs.length < limit);
-    return jobs.slice(0, limit);
   },
 });

@@ -15,10 +15,19 @@ export interface ReconcileOptions {
   readonly quietSeconds?: number;
   /** Dispatches per run, oldest job first, so one run stays well inside its timeout. @default 25 */
   readonly maxDispatches?: number;
+  /**
+   * A job `dispatched` this long without a runner reporting it is re-checked against GitHub: longer
+   * than a cold CodeBuild start (60–90 s) plus the runner's own boot. @default 600
+   */
+  readonly staleSeconds?: number;
   readonly now?: () => Date;
 }
 
 export interface ReconcileReport {
+  /** Stale `dispatched` jobs GitHub had closed, closed here too. */
+  readonly closed: readonly number[];
+  /** Stale `dispatched` jobs whose launch was gone while GitHub still had them queued. */
+  readonly relaunched: readonly number[];
   /** Slots given back because their job had closed while its `completed` never reached the dispatcher. */
   readonly released: readonly string[];
   readonly examined: number;
@@ -47,9 +56,38 @@ const releaseClosedJobs = async (
   return released;
 };
 
+/** Jobs `dispatched` for longer than `staleSeconds`, checked against GitHub, oldest first. */
+const recheckStale = async (
+  pending: Pick<PendingJobs, 'oldestDispatched'>,
+  dispatcher: Pick<Dispatcher, 'recheck'>,
+  logger: Pick<Logger, 'warn'>,
+  limits: { now: Date; staleSeconds: number; max: number },
+) => {
+  const closed: number[] = [];
+  const relaunched: number[] = [];
+  const cutoff = limits.now.getTime() - limits.staleSeconds * 1000;
+  const stale = (await pending.oldestDispatched(limits.max * 2)).filter(
+    (job) => job.dispatchedAt.getTime() < cutoff,
+  );
+  for (const job of stale.slice(0, limits.max)) {
+    try {
+      const outcome = await dispatcher.recheck(job.detail, job.launch);
+      if (outcome === 'closed') closed.push(job.detail.jobId);
+      if (outcome === 'relaunched') relaunched.push(job.detail.jobId);
+    } catch (error) {
+      logger.warn('reconciler could not re-check a dispatched job; the next run tries again', {
+        jobId: job.detail.jobId,
+        runAttempt: job.detail.runAttempt,
+        error: error as Error,
+      });
+    }
+  }
+  return { closed, relaunched };
+};
+
 export const reconcilePendingJobs = async (
   pending: PendingJobs,
-  dispatcher: Pick<Dispatcher, 'dispatch' | 'release'>,
+  dispatcher: Pick<Dispatcher, 'dispatch' | 'release' | 'recheck'>,
   leases: Pick<Leases, 'heldSlots'>,
   logger: Pick<Logger, 'warn'>,
   options: ReconcileOptions = {},
@@ -59,6 +97,11 @@ export const reconcilePendingJobs = async (
   const maxDispatches = options.maxDispatches ?? 25;
   // Slots first: what they free is what the waiting jobs below can take.
   const released = await releaseClosedJobs(leases, pending, dispatcher, 200);
+  const { closed, relaunched } = await recheckStale(pending, dispatcher, logger, {
+    now: now(),
+    staleSeconds: options.staleSeconds ?? 600,
+    max: maxDispatches,
+  });
   // Twice the budget: some of the oldest rows are skipped (leased, unmatched, too recent).
   const jobs = await pending.oldest(maxDispatches * 2);
   const dispatched: { jobId: number; outcome: DispatchOutcome['outcome'] }[] = [];
@@ -80,5 +123,5 @@ export const reconcilePendingJobs = async (
       });
     }
   }
-  return { released, examined: jobs.length, dispatched, failed };
+  return { released, closed, relaunched, examined: jobs.length, dispatched, failed };
 };

@@ -1,3 +1,4 @@
+import { CodeBuildClient, StopBuildCommand } from '@aws-sdk/client-codebuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../sandbox/sandbox.ts';
 import {
@@ -103,4 +104,56 @@ describe('the runner reconciler', () => {
     expect(s.pools!.find((p) => p.name === 'linux-arm64')!.inUse).toBe(0);
     expect(s.instances!.find((i) => i.instanceId === job.resourceId)!.jobId).toBeNull();
   });
+});
+
+describe('the runner reconciler, with a launch that never becomes a runner', () => {
+  let slow: Sandbox;
+  beforeAll(async () => {
+    // CodeBuild takes 400 s (4 s here) to start a build: time to stop one before its runner boots.
+    slow = await startTestSandbox((config) => {
+      config.sandbox.schedules = true;
+      config.sandbox.durations.buildStartMs = 400_000;
+    });
+  });
+  afterAll(async () => slow?.close());
+
+  it(
+    'dispatches a job again whose build was stopped before its runner took it',
+    { timeout: 60_000 },
+    async () => {
+      const jobId = newJobId();
+      await sendJob(slow, {
+        jobId,
+        labels: ['self-hosted', 'linux', 'deploy'],
+        workflowName: 'action-app-dev-deploy',
+      });
+      const first = await waitFor(`job ${jobId} dispatched`, async () => {
+        const job = (await state(slow)).jobs!.find((j) => j.id === jobId);
+        return job?.resourceId ? job : undefined;
+      });
+      // Someone stops the build in the console (or its fleet goes away) while it is still queued.
+      const codebuild = new CodeBuildClient({
+        region: slow.config.region,
+        endpoint: slow.twin.endpoint.url,
+        credentials: { accessKeyId: 'operator', secretAccessKey: 'operator' },
+      });
+      await codebuild.send(new StopBuildCommand({ id: first.resourceId }));
+
+      // 600 s of simulated time later (6 s here) the reconciler finds it still queued on GitHub.
+      const done = await waitFor(
+        `job ${jobId} completed on another build`,
+        async () => {
+          const job = (await state(slow)).jobs!.find((j) => j.id === jobId);
+          return job?.status === 'completed' ? job : undefined;
+        },
+        40_000,
+      );
+      expect(done.resourceId).not.toBe(first.resourceId);
+      expect(done).toMatchObject({ pool: 'dev-deploy', conclusion: 'success' });
+      expect(slow.twin.github.runners().filter((r) => r.jobId === jobId)).toHaveLength(1);
+      expect((await state(slow)).reconciler!.flatMap((r) => r.relaunched)).toContain(jobId);
+      const builds = (await state(slow)).builds!.filter((b) => b.jobId === jobId);
+      expect(builds.map((b) => b.status).sort()).toEqual(['STOPPED', 'SUCCEEDED']);
+    },
+  );
 });

@@ -112,6 +112,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       AWS_ACCESS_KEY_ID: 'twin-runner-reconciler',
       // A row with no reason waits 120 s of simulated time for its own event first.
       RECONCILE_QUIET_SECONDS: String(120 * config.sandbox.timeScale),
+      // …and a launch 600 s to become a runner before the job is re-checked against GitHub.
+      RECONCILE_STALE_SECONDS: String(600 * config.sandbox.timeScale),
     },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,

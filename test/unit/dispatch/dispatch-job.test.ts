@@ -44,6 +44,7 @@ const setup = (options: {
   /** What the CodeBuild provider finds of an earlier attempt's build. */
   adoptable?: string;
   onSlotFreed?: (pool: string) => Promise<void>;
+  reopenLost?: boolean;
 }) => {
   const log: string[] = [];
   const warnings: Record<string, unknown>[] = [];
@@ -94,6 +95,13 @@ const setup = (options: {
     },
     async notLaunched(_key, _owner, status, reason) {
       log.push(`not launched ${status ?? 'unchanged'}: ${reason}`);
+    },
+    async reopen(_key, resourceId, reason) {
+      log.push(`reopen from ${resourceId}: ${reason}`);
+      return !options.reopenLost;
+    },
+    async closeAsOnGithub(_key, reason) {
+      log.push(`close: ${reason}`);
     },
   };
   const provider = <T>(launch: (target: T) => Promise<Launched>): RunnerProvider<T> => ({
@@ -528,5 +536,45 @@ describe('dispatcher', () => {
     });
     expect(dispatcher.poolsFor(job())).toEqual(['linux', 'cb']);
     expect(dispatcher.poolsFor(job({ labels: ['gpu'] }))).toEqual([]);
+  });
+
+  describe('re-checking a job dispatched long ago with no runner reporting it', () => {
+    const launch = { pool: 'linux', provider: 'ec2-wake', resourceId: 'i-9' };
+
+    it('closes it and frees its capacity when GitHub says it is closed', async () => {
+      const { dispatcher, log } = setup({ pools: [pool('linux')], githubStatus: 'completed' });
+      expect(await dispatcher.recheck(job(), launch)).toBe('closed');
+      expect(log).toEqual([
+        'close: GitHub reports the job completed; its events never reached the control plane',
+      ]);
+    });
+
+    it('leaves it while its launch is still up, or while a runner has it', async () => {
+      const alive = setup({ pools: [pool('linux')], earlierAlive: true });
+      expect(await alive.dispatcher.recheck(job(), launch)).toBe('left');
+      expect(alive.log).toEqual(['is i-9 alive']);
+      const running = setup({ pools: [pool('linux')], githubStatus: 'in_progress' });
+      expect(await running.dispatcher.recheck(job(), launch)).toBe('left');
+      expect(running.log).toEqual([]);
+    });
+
+    it('reopens it and dispatches it again when its launch is gone and GitHub still has it queued', async () => {
+      const { dispatcher, log } = setup({ pools: [pool('linux')], earlierAlive: false });
+      expect(await dispatcher.recheck(job(), launch)).toBe('relaunched');
+      expect(log).toEqual([
+        'is i-9 alive',
+        'reopen from i-9: i-9 (linux) is gone and never took the job; dispatching again',
+        'slot linux 11#1',
+        'credentials ghes-cp-11-1',
+        'wake linux',
+        'dispatched linux i-1',
+      ]);
+    });
+
+    it('does nothing more when another reconciler reopened it first', async () => {
+      const { dispatcher, log } = setup({ pools: [pool('linux')], reopenLost: true });
+      expect(await dispatcher.recheck(job(), launch)).toBe('left');
+      expect(log.filter((line) => line.startsWith('wake'))).toEqual([]);
+    });
   });
 });

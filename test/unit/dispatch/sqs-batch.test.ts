@@ -21,6 +21,7 @@ describe('dispatch batch', () => {
         seen.push(`release ${detail.jobId}`);
       },
       poolsFor: () => [],
+      recheck: async () => 'left' as const,
     };
     const failures = await handleDispatchBatch(
       [
@@ -41,6 +42,7 @@ describe('dispatch batch', () => {
         throw new Error('must not be called');
       },
       poolsFor: () => [],
+      recheck: async () => 'left' as const,
       release: async () => {
         throw new Error('must not be called');
       },

@@ -37,13 +37,18 @@ const run = async (
   const calls: { jobId: number; redelivered?: boolean }[] = [];
   const warnings: unknown[] = [];
   const report = await reconcilePendingJobs(
-    { oldest: async (limit) => jobs.slice(0, limit), statusOf: async () => 'queued' },
+    {
+      oldest: async (limit) => jobs.slice(0, limit),
+      oldestDispatched: async () => [],
+      statusOf: async () => 'queued',
+    },
     {
       async dispatch(job, options) {
         calls.push({ jobId: job.jobId, redelivered: options?.redelivered });
         return dispatch(job.jobId);
       },
       release: async () => {},
+      recheck: async () => 'left' as const,
     },
     { heldSlots: async () => [] },
     { warn: (message: string) => void warnings.push(message) },
@@ -67,6 +72,8 @@ describe('runner reconciler', () => {
     ]);
     expect(report).toEqual({
       released: [],
+      closed: [],
+      relaunched: [],
       examined: 2,
       dispatched: [
         { jobId: 1, outcome: 'launched' },
@@ -118,10 +125,15 @@ describe('runner reconciler', () => {
     };
     const released: string[] = [];
     const report = await reconcilePendingJobs(
-      { oldest: async () => [], statusOf: async (jobKey) => statuses[jobKey] },
+      {
+        oldest: async () => [],
+        oldestDispatched: async () => [],
+        statusOf: async (jobKey) => statuses[jobKey],
+      },
       {
         dispatch: async () => launched(),
         release: async (job) => void released.push(`${job.jobId}#${job.runAttempt}`),
+        recheck: async () => 'left' as const,
       },
       {
         heldSlots: async () => [
