@@ -8,7 +8,10 @@ const reconcile = await createReconcilerFromEnv(logger); // once per container
 
 const run = async () => {
   const report = await reconcile();
-  logger.info('reconciler run', { ...report });
+  // One line a run; a run that found nothing to do is only worth a debug line (it runs every minute).
+  const acted =
+    report.released.length + report.closed.length + report.relaunched.length + report.dispatched.length;
+  (acted > 0 || report.failed > 0 ? logger.info : logger.debug).call(logger, 'reconciler run', { ...report });
   return report;
 };
 
