@@ -8,6 +8,9 @@ import {
   startTestSandbox,
   state,
   waitFor,
+  buildsOf,
+  clearFaults,
+  settledJob,
 } from '../support/sandbox-driver.ts';
 
 /**
@@ -19,16 +22,10 @@ beforeAll(async () => {
   sandbox = await startTestSandbox();
 });
 afterAll(async () => sandbox?.close());
-afterEach(async () => {
-  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
-});
+afterEach(async () => clearFaults(sandbox));
 
-const settled = (jobId: number) =>
-  waitFor(`job ${jobId} dispatched or refused`, async () => {
-    const job = await jobOf(sandbox, jobId);
-    return job && (job.resourceId || job.reason) ? job : undefined;
-  });
-const buildsFor = async (jobId: number) => (await state(sandbox)).builds!.filter((b) => b.jobId === jobId);
+const settled = (jobId: number) => settledJob(sandbox, jobId);
+const buildsFor = (jobId: number) => buildsOf(sandbox, jobId);
 /** The sandbox's test payloads carry run id = job id × 10 and attempt 1. */
 const schemeLabel = (project: string, jobId: number) => `codebuild-${project}-${jobId * 10}-1`;
 

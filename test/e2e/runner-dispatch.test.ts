@@ -8,6 +8,10 @@ import {
   startTestSandbox,
   state,
   waitFor,
+  buildsOf,
+  clearFaults,
+  completedJob,
+  settledJob,
 } from '../support/sandbox-driver.ts';
 
 /**
@@ -23,21 +27,11 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => sandbox?.close());
-afterEach(async () => {
-  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
-});
+afterEach(async () => clearFaults(sandbox));
 
-const completed = (jobId: number) =>
-  waitFor(`job ${jobId} completed`, async () => {
-    const job = await jobOf(sandbox, jobId);
-    return job?.status === 'completed' ? job : undefined;
-  });
-const settled = (jobId: number) =>
-  waitFor(`job ${jobId} dispatched or refused`, async () => {
-    const job = await jobOf(sandbox, jobId);
-    return job && (job.resourceId || job.reason) ? job : undefined;
-  });
-const buildsFor = async (jobId: number) => (await state(sandbox)).builds!.filter((b) => b.jobId === jobId);
+const completed = (jobId: number) => completedJob(sandbox, jobId);
+const settled = (jobId: number) => settledJob(sandbox, jobId);
+const buildsFor = (jobId: number) => buildsOf(sandbox, jobId);
 const startCalls = () => sandbox.twin.endpoint.count('ec2:StartInstances');
 
 describe('runner dispatch', () => {

@@ -9,6 +9,8 @@ import {
   startTestSandbox,
   state,
   waitFor,
+  clearFaults,
+  completedJob,
 } from '../support/sandbox-driver.ts';
 
 /**
@@ -22,19 +24,9 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => sandbox?.close());
-afterEach(async () => {
-  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
-});
+afterEach(async () => clearFaults(sandbox));
 
-const completed = (jobId: number) =>
-  waitFor(
-    `job ${jobId} completed`,
-    async () => {
-      const job = await jobOf(sandbox, jobId);
-      return job?.status === 'completed' ? job : undefined;
-    },
-    20_000,
-  );
+const completed = (jobId: number) => completedJob(sandbox, jobId);
 /** Instances and builds that ever ran the job (a runner took it there). */
 const runnersOf = (jobId: number) => sandbox.twin.github.runners().filter((r) => r.jobId === jobId);
 

@@ -85,3 +85,30 @@ export const armFault = async (sandbox: Sandbox, fault: Record<string, unknown>)
   });
   if (response.status !== 201) throw new Error(`fault refused: ${await response.text()}`);
 };
+
+/** Clears every armed fault (tests arm their own and must not leak them into the next). */
+export const clearFaults = async (sandbox: Sandbox) => {
+  await fetch(`${sandbox.url}/sandbox/faults`, { method: 'DELETE' });
+};
+
+/** The job's row once it is completed. */
+export const completedJob = (sandbox: Sandbox, jobId: number, timeoutMs = 20_000) =>
+  waitFor(
+    `job ${jobId} completed`,
+    async () => {
+      const job = await jobOf(sandbox, jobId);
+      return job?.status === 'completed' ? job : undefined;
+    },
+    timeoutMs,
+  );
+
+/** The job's row once a dispatcher launched something for it or said why not. */
+export const settledJob = (sandbox: Sandbox, jobId: number) =>
+  waitFor(`job ${jobId} dispatched or refused`, async () => {
+    const job = await jobOf(sandbox, jobId);
+    return job && (job.resourceId || job.reason) ? job : undefined;
+  });
+
+/** The builds started for the job. */
+export const buildsOf = async (sandbox: Sandbox, jobId: number) =>
+  (await state(sandbox)).builds!.filter((b) => b.jobId === jobId);

@@ -2,33 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { JobLeasedError, type DispatchOutcome } from '../../../shared/dispatch/dispatch-job.ts';
 import { createSlotBackfill } from '../../../shared/dispatch/slot-backfill.ts';
 import type { PendingJob } from '../../../shared/ledger/pending-jobs.ts';
-
-const NOW = new Date('2026-11-29T12:00:00Z');
+import { NOW, pendingJob } from '../../support/pending-job.ts';
 
 const waiting = (jobId: number, pools: string[], extra: Partial<PendingJob> = {}) => ({
   pools,
-  job: {
-    detail: {
-      action: 'queued' as const,
-      jobId,
-      runId: jobId * 10,
-      runAttempt: 1,
-      repository: 'acme/app',
-      owner: 'acme',
-      labels: [`for-${pools.join('-')}`],
-      workflowName: 'CI',
-      headBranch: 'main',
-      installationId: 3,
-      runnerName: null,
-      conclusion: null,
-      deliveryId: 'd',
-    },
-    status: 'queued',
-    reason: 'no capacity: all slots in use',
-    updatedAt: new Date(NOW.getTime() - 60_000),
-    dispatchLeaseUntil: null,
-    ...extra,
-  } satisfies PendingJob,
+  job: pendingJob(jobId, { updatedAt: new Date(NOW.getTime() - 60_000), ...extra }),
 });
 
 const backfill = (

@@ -1,33 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { JobLeasedError, type DispatchOutcome } from '../../../shared/dispatch/dispatch-job.ts';
 import type { PendingJob } from '../../../shared/ledger/pending-jobs.ts';
+import { NOW, pendingJob, secondsAgo } from '../../support/pending-job.ts';
 import { reconcilePendingJobs } from '../../../shared/reconcile/reconcile-jobs.ts';
 
-const NOW = new Date('2026-11-29T12:00:00Z');
-const secondsAgo = (s: number) => new Date(NOW.getTime() - s * 1000);
-
-const pending = (jobId: number, extra: Partial<PendingJob> = {}): PendingJob => ({
-  detail: {
-    action: 'queued',
-    jobId,
-    runId: jobId * 10,
-    runAttempt: 1,
-    repository: 'acme/app',
-    owner: 'acme',
-    labels: ['self-hosted', 'linux'],
-    workflowName: 'CI',
-    headBranch: 'main',
-    installationId: 3,
-    runnerName: null,
-    conclusion: null,
-    deliveryId: 'd',
-  },
-  status: 'queued',
-  reason: 'no capacity: linux: all 2 slots in use',
-  updatedAt: secondsAgo(30),
-  dispatchLeaseUntil: null,
-  ...extra,
-});
+const pending = pendingJob;
 
 const run = async (
   jobs: PendingJob[],
