@@ -269,6 +269,9 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           at: now(),
           // What an operator asks first about a fallback: why not the pool the job was meant for.
           path: [...passed, ...passedOver.map((step) => `${pool.name}: ${step}`)],
+          ...(credentials?.kind === 'jit' && credentials.runnerId !== undefined
+            ? { runnerId: credentials.runnerId }
+            : {}),
         });
         return { outcome: 'launched', pool: pool.name, resourceId };
       }
@@ -358,6 +361,17 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         pool: launch.pool,
         resourceId: launch.resourceId,
       });
+      // Its JIT registration would sit offline in the runner list for good.
+      if (launch.runnerId !== undefined) {
+        const where = { owner: job.owner, repository: job.repository, installationId: job.installationId };
+        await deps.github.removeRunnerById(where, launch.runnerId).catch((error: unknown) =>
+          deps.logger.warn("could not remove the gone launch's runner registration", {
+            ...logKeys(job),
+            runnerId: launch.runnerId,
+            error: error as Error,
+          }),
+        );
+      }
       // Freeing its capacity may hand the job its next runner at once (the slot backfill); if not,
       // this dispatch does.
       await dispatcher.release(job);

@@ -48,6 +48,8 @@ export interface GithubApi {
     request: Omit<RunnerRequest, 'runnerName' | 'labels'>,
     credentials: RunnerCredentials,
   ): Promise<void>;
+  /** Removes a registered runner by id (already gone: nothing to do). */
+  removeRunnerById(request: Omit<RunnerRequest, 'runnerName' | 'labels'>, runnerId: number): Promise<void>;
 }
 
 export interface GithubAppOptions {
@@ -129,6 +131,19 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
     return request.defaults({ headers: { authorization: `token ${token}` } });
   };
 
+  const removeRunnerById: GithubApi['removeRunnerById'] = async (
+    { owner, repository, installationId },
+    runnerId,
+  ) => {
+    const api = await installationRequest(owner, repository, installationId);
+    const scope = options.runnerScope === 'repo' ? `/repos/${repository}` : `/orgs/${owner}`;
+    try {
+      await api(`DELETE ${scope}/actions/runners/{runner_id}`, { runner_id: runnerId });
+    } catch (error) {
+      if ((error as { status?: number }).status !== 404) throw error; // already gone
+    }
+  };
+
   return {
     async jobStatus(repository, jobId, installationId) {
       const [owner, repo] = repository.split('/') as [string, string];
@@ -191,15 +206,11 @@ export const createGithubApp = (options: GithubAppOptions): GithubApi => {
       };
     },
 
-    async removeRunner({ owner, repository, installationId }, credentials) {
+    removeRunnerById,
+
+    async removeRunner(request, credentials) {
       if (credentials.kind !== 'jit' || credentials.runnerId === undefined) return;
-      const api = await installationRequest(owner, repository, installationId);
-      const scope = options.runnerScope === 'repo' ? `/repos/${repository}` : `/orgs/${owner}`;
-      try {
-        await api(`DELETE ${scope}/actions/runners/{runner_id}`, { runner_id: credentials.runnerId });
-      } catch (error) {
-        if ((error as { status?: number }).status !== 404) throw error; // already gone
-      }
+      await removeRunnerById(request, credentials.runnerId);
     },
   };
 };

@@ -26,6 +26,8 @@ export interface EarlierLaunch {
   readonly pool: string;
   readonly provider: string;
   readonly resourceId: string;
+  /** The runner GHES registered for the launch's JIT config, when it had one. */
+  readonly runnerId?: number;
 }
 
 export interface DispatchRecords {
@@ -53,6 +55,8 @@ export interface DispatchRecords {
       at: Date;
       /** Each pool and candidate tried before this launch and why it was passed over, in order. */
       path?: readonly string[];
+      /** The runner its JIT config registered, so a launch that never runs can be deregistered. */
+      runnerId?: number;
     },
   ): Promise<void>;
   /**
@@ -180,9 +184,11 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         ':at': launch.at.toISOString(),
         ':owner': owner,
         ':path': boundedPath(launch.path ?? []),
+        ...(launch.runnerId === undefined ? {} : { ':runnerId': launch.runnerId }),
       };
       const sets =
-        '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at, launchPath = :path';
+        '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at, launchPath = :path' +
+        (launch.runnerId === undefined ? '' : ', runnerId = :runnerId');
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,
@@ -218,7 +224,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           Key: key(jobKey),
           UpdateExpression:
             'SET #status = :queued, #rank = :zero, earlierResourceId = :rid, #reason = :reason, updatedAt = :at ' +
-            'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, dispatchOwner, dispatchLeaseUntil',
+            'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, runnerId, dispatchOwner, dispatchLeaseUntil',
           ConditionExpression: '#rank = :one AND resourceId = :rid',
           ExpressionAttributeNames: { ...names, ...launchNames },
           ExpressionAttributeValues: toItem({

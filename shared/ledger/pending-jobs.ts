@@ -1,6 +1,7 @@
 import { fromItem, type Item } from '../aws/dynamo-item.ts';
 import type { JsonCall } from '../aws/json-client.ts';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
+import type { EarlierLaunch } from './dispatch-records.ts';
 
 /** The jobs table's index of rows by status rank, oldest `queuedAt` first (infra/dynamodb-tables.json). */
 export const PENDING_INDEX = 'pending-by-age';
@@ -32,7 +33,7 @@ export const waitingForRunner = (job: PendingJob, now: Date, quietSeconds: numbe
 
 /** A job recorded `dispatched`: what was launched for it, and when. */
 export interface DispatchedJob extends PendingJob {
-  readonly launch: { readonly pool: string; readonly provider: string; readonly resourceId: string };
+  readonly launch: EarlierLaunch;
   readonly dispatchedAt: Date;
 }
 
@@ -84,9 +85,10 @@ const toDispatchedJob = (row: Record<string, unknown>): DispatchedJob | undefine
   const job = toPendingJob(row);
   const [pool, provider, resourceId] = [text(row.pool), text(row.provider), text(row.resourceId)];
   if (!job || !pool || !provider || !resourceId) return undefined;
+  const runnerId = integer(row.runnerId);
   return {
     ...job,
-    launch: { pool, provider, resourceId },
+    launch: { pool, provider, resourceId, ...(runnerId === null ? {} : { runnerId }) },
     dispatchedAt: new Date(text(row.dispatchedAt) ?? 0),
   };
 };

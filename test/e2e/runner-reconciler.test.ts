@@ -144,6 +144,12 @@ describe('the runner reconciler, with a launch that never becomes a runner', () 
       expect(done).toMatchObject({ pool: 'dev-deploy', conclusion: 'success' });
       expect(slow.twin.github.runners().filter((r) => r.jobId === jobId)).toHaveLength(1);
       expect((await state(slow)).reconciler!.flatMap((r) => r.relaunched)).toContain(jobId);
+      // The stopped build's registration does not linger offline in the runner list.
+      const registrations = slow.twin.github
+        .runners()
+        .filter((r) => r.name.startsWith(`ghes-cp-${jobId}-1-`));
+      expect(registrations).toHaveLength(2);
+      expect(registrations.filter((r) => r.state === 'offline')).toEqual([]);
       const builds = (await state(slow)).builds!.filter((b) => b.jobId === jobId);
       expect(builds.map((b) => b.status).sort()).toEqual(['STOPPED', 'SUCCEEDED']);
     },

@@ -121,6 +121,9 @@ const setup = (options: {
         const runnerId = 40 + (request.runnerGroupId ?? 1);
         return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=', runnerId };
       },
+      async removeRunnerById(_request, runnerId) {
+        log.push(`remove runner ${runnerId}`);
+      },
       async removeRunner(_request, credentials) {
         log.push(`remove runner ${credentials.kind === 'jit' ? credentials.runnerId : '?'}`);
       },
@@ -558,12 +561,13 @@ describe('dispatcher', () => {
       expect(running.log).toEqual([]);
     });
 
-    it('reopens it and dispatches it again when its launch is gone and GitHub still has it queued', async () => {
+    it('reopens it, removes its runner registration and dispatches it again when its launch is gone and GitHub still has it queued', async () => {
       const { dispatcher, log } = setup({ pools: [pool('linux')], earlierAlive: false });
-      expect(await dispatcher.recheck(job(), launch)).toBe('relaunched');
+      expect(await dispatcher.recheck(job(), { ...launch, runnerId: 77 })).toBe('relaunched');
       expect(log).toEqual([
         'is i-9 alive',
         'reopen from i-9: i-9 (linux) is gone and never took the job; dispatching again',
+        'remove runner 77',
         'slot linux 11#1',
         'credentials ghes-cp-11-1',
         'wake linux',

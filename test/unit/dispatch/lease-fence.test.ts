@@ -54,6 +54,7 @@ const setup = async (whileGettingCredentials: (jobKey: string) => Promise<void>)
         await whileGettingCredentials(jobKey);
         return { kind: 'jit', runnerName: request.runnerName, encodedJitConfig: 'e30=', runnerId: 7 };
       },
+      removeRunnerById: async () => {},
       removeRunner: async () => {},
     },
     providers: () => ({ codebuild: provider, ec2Wake: provider }),
