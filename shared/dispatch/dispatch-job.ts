@@ -261,7 +261,6 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         // job's completion frees it), or the pool would run over maxConcurrent.
         const { resourceId, credentials, passedOver = [] } = attempt.launched;
         launchedWith = credentials;
-        await raiseRefusals(job, refusals);
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
           provider: pool.provider,
@@ -273,11 +272,13 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
             ? { runnerId: credentials.runnerId }
             : {}),
         });
+        // After the record, so an operator who follows the alert finds the ledger already saying why.
+        await raiseRefusals(job, refusals);
         return { outcome: 'launched', pool: pool.name, resourceId };
       }
-      await raiseRefusals(job, refusals);
       const reason = `${refusals.length ? 'not launched' : 'no capacity'}: ${passed.join('; ')}`;
       await deps.records.notLaunched(jobKey, owner, 'queued', reason, now());
+      await raiseRefusals(job, refusals);
       return { outcome: refusals.length ? 'failed' : 'no-capacity', reason };
     } finally {
       await registrations.removeAllBut(launchedWith);
