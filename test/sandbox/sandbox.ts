@@ -10,6 +10,11 @@ import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
+import {
+  createQueuedJobs,
+  parseQueuedJobsRequest,
+  QueuedJobsRequestError,
+} from '../twin/github-queued-jobs.ts';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -96,6 +101,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     // serverless.yml's timeouts, scaled where the twin scales them (test/twin/dispatch-timing.ts).
     timeoutMs: twin.timing.webhook.timeoutMs,
     sessions: twin.lambdaSessions,
+    faults: twin.faults,
   });
   const dispatcher: TwinLambda = await loadTwinLambda({
     name: 'runner-dispatcher',
@@ -103,6 +109,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-runner-dispatcher' },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
+    faults: twin.faults,
   });
   const reconciler: TwinLambda = await loadTwinLambda({
     name: 'runner-reconciler',
@@ -117,6 +124,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
+    faults: twin.faults,
   });
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
@@ -242,6 +250,20 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         if (!(error instanceof FaultSpecError)) throw error;
         sendJson(res, 400, { error: error.message });
       }
+    },
+    // GitHub queues jobs and sends their webhooks itself (test/twin/github-queued-jobs.ts).
+    'POST /sandbox/github/jobs': async (req, res) => {
+      let request;
+      try {
+        request = parseQueuedJobsRequest(JSON.parse((await readBody(req, 64 * 1024)).toString('utf8')));
+      } catch (error) {
+        if (error instanceof QueuedJobsRequestError) return sendJson(res, 400, { error: error.message });
+        if (error instanceof BodyTooLargeError) return sendJson(res, 413, { error: 'body over 64 KB' });
+        if (error instanceof SyntaxError) return sendJson(res, 400, { error: 'body must be JSON' });
+        throw error;
+      }
+      const { runId, jobIds } = createQueuedJobs(twin.github, request);
+      sendJson(res, 201, { runId, jobIds });
     },
     'DELETE /sandbox/faults': async (_req, res) => {
       twin.faults.clear();

@@ -1,7 +1,8 @@
 /**
  * Fault injection for the twin's AWS services: `POST /sandbox/faults` arms one, the twin's AWS
- * endpoint consults it before every call. A fault the twin does not understand is refused with
- * the reason (a silently ignored fault hides bugs).
+ * endpoint consults it before every call. Targets outside AWS (the twin's GitHub, the Lambda host)
+ * are added with `define`, each with its own errors and the extra fields that narrow it. A fault
+ * the twin does not understand is refused with the reason (a silently ignored fault hides bugs).
  */
 export interface FaultSpec {
   /** `service:Operation` with the SDK's lowercase service id, e.g. `ec2:StartInstances`. */
@@ -24,7 +25,24 @@ export interface FaultSpec {
   readonly afterEffect?: boolean;
 }
 
+/** A fault target outside AWS: its own errors only (AWS's common errors do not apply). */
+export interface FaultTargetDefinition {
+  /** Error name → the HTTP status it stands for (0: no HTTP answer at all). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** The error armed when the spec names none. */
+  readonly defaultError?: string;
+  /**
+   * Extra spec fields that narrow which calls fail, with the values they may take: a fault with
+   * `"action":"queued"` only fires on calls made with that action.
+   */
+  readonly filters?: Readonly<Record<string, readonly string[]>>;
+  /** Extra spec fields that shape the failure, each a whole number ≥ 1 (e.g. `retryAfter`). */
+  readonly settings?: readonly string[];
+}
+
 export interface ArmedFault extends FaultSpec {
+  /** Filter and setting fields of a defined target, as armed. */
+  readonly extra?: Readonly<Record<string, string | number>>;
   readonly id: number;
   remaining?: number;
   skipped?: number;
@@ -36,6 +54,8 @@ export interface InjectedError {
   readonly message: string;
   readonly httpStatus: number;
   readonly afterEffect: boolean;
+  /** The fault's settings (see FaultTargetDefinition.settings). */
+  readonly settings: Readonly<Record<string, number>>;
 }
 
 export class FaultSpecError extends Error {
@@ -60,11 +80,28 @@ export class FaultInjector {
   #faults: ArmedFault[] = [];
   #nextId = 1;
   #windows = new Map<number, { second: number; used: number }>();
+  #defined = new Map<string, FaultTargetDefinition>();
 
   constructor(
     private readonly catalog: () => FaultCatalog,
     private readonly random: () => number = Math.random,
   ) {}
+
+  /** Adds (or replaces) a target outside AWS, e.g. `github:DeliverWebhook` or `lambda:<name>`. */
+  define(target: string, definition: FaultTargetDefinition): void {
+    this.#defined.set(target, definition);
+  }
+
+  #targets(): Map<string, Readonly<Record<string, number>>> {
+    const targets = new Map(this.catalog().targets);
+    for (const [target, definition] of this.#defined) targets.set(target, definition.errors);
+    return targets;
+  }
+
+  #errorsOf(target: string): Record<string, number> {
+    const defined = this.#defined.get(target);
+    return defined ? { ...defined.errors } : { ...commonErrors, ...this.catalog().targets.get(target) };
+  }
 
   arm(body: unknown): ArmedFault {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -77,16 +114,37 @@ export class FaultInjector {
       ...['target', 'error', 'message', 'count', 'probability', 'ratePerSecond', 'after'],
       'afterEffect',
     ];
-    const unknownKeys = Object.keys(spec).filter((key) => !known.includes(key));
-    if (unknownKeys.length) throw new FaultSpecError(`unknown field(s): ${unknownKeys.join(', ')}`);
-    const { target, error } = spec;
+    const { target } = spec;
     if (typeof target !== 'string') throw new FaultSpecError('target: expected "service:Operation"');
-    const errors = this.catalog().targets.get(target);
-    if (!errors) {
-      const targets = [...this.catalog().targets.keys()].sort();
-      throw new FaultSpecError(`target: "${target}" is not a twin operation; known: ${targets.join(', ')}`);
+    const targets = this.#targets();
+    if (!targets.has(target)) {
+      const names = [...targets.keys()].sort();
+      throw new FaultSpecError(`target: "${target}" is not a twin operation; known: ${names.join(', ')}`);
     }
-    const allowed = { ...commonErrors, ...errors };
+    const definition = this.#defined.get(target);
+    const filters = definition?.filters ?? {};
+    const settings = definition?.settings ?? [];
+    const unknownKeys = Object.keys(spec).filter(
+      (key) => !known.includes(key) && !Object.hasOwn(filters, key) && !settings.includes(key),
+    );
+    if (unknownKeys.length) throw new FaultSpecError(`unknown field(s): ${unknownKeys.join(', ')}`);
+    const extra: Record<string, string | number> = {};
+    for (const [field, values] of Object.entries(filters)) {
+      const value = spec[field];
+      if (value === undefined) continue;
+      if (typeof value !== 'string' || !values.includes(value))
+        throw new FaultSpecError(`${field}: expected one of ${values.map((v) => `"${v}"`).join(', ')}`);
+      extra[field] = value;
+    }
+    for (const field of settings) {
+      const value = spec[field];
+      if (value === undefined) continue;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+        throw new FaultSpecError(`${field}: expected a whole number ≥ 1`);
+      extra[field] = value;
+    }
+    const error = spec.error ?? definition?.defaultError;
+    const allowed = this.#errorsOf(target);
     if (typeof error !== 'string' || !(error in allowed)) {
       throw new FaultSpecError(
         `error: "${String(error)}" is not an error ${target} answers with; known: ${Object.keys(allowed).sort().join(', ')}`,
@@ -123,16 +181,23 @@ export class FaultInjector {
       ...(mode === 'count' ? { remaining: value as number } : {}),
       ...(typeof spec.after === 'number' ? { after: spec.after, skipped: 0 } : {}),
       ...(spec.afterEffect === true ? { afterEffect: true } : {}),
+      ...(Object.keys(extra).length ? { extra } : {}),
       injected: 0,
     };
     this.#faults.push(fault);
     return fault;
   }
 
-  /** The error to answer this call with, if an armed fault says so. */
-  take(target: string): InjectedError | undefined {
+  /**
+   * The error to answer this call with, if an armed fault says so. `call` says what the call is
+   * about (e.g. `{ action: 'queued' }`): a fault with a filter only fires on calls that match it.
+   */
+  take(target: string, call: Readonly<Record<string, string>> = {}): InjectedError | undefined {
+    const filters = Object.keys(this.#defined.get(target)?.filters ?? {});
     for (const fault of this.#faults) {
       if (fault.target !== target) continue;
+      if (filters.some((field) => fault.extra?.[field] !== undefined && fault.extra[field] !== call[field]))
+        continue;
       if (fault.after !== undefined && fault.skipped! < fault.after) {
         fault.skipped!++;
         continue;
@@ -142,12 +207,18 @@ export class FaultInjector {
       if (fault.remaining !== undefined && --fault.remaining <= 0) {
         this.#faults = this.#faults.filter((f) => f !== fault);
       }
-      const errors = { ...commonErrors, ...this.catalog().targets.get(target) };
+      const errors = this.#errorsOf(target);
+      const settings = Object.fromEntries(
+        Object.entries(fault.extra ?? {}).filter(
+          (entry): entry is [string, number] => typeof entry[1] === 'number',
+        ),
+      );
       return {
         code: fault.error,
         message: fault.message ?? `${fault.error} (injected by the sandbox)`,
         httpStatus: errors[fault.error] ?? 400,
         afterEffect: fault.afterEffect === true,
+        settings,
       };
     }
     return undefined;

@@ -1,8 +1,12 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, verify } from 'node:crypto';
-import { sign } from '@octokit/webhooks-methods';
+import { createHash, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { TwinClock } from './clock.ts';
+import type { FaultTargetDefinition, InjectedError } from './faults.ts';
+import { createHookLog, DELIVER_WEBHOOK_FAULT, type HookLog, type HookTransport } from './github-hook-log.ts';
+import { registerHookDeliveryRoutes } from './github-hook-routes.ts';
+import { createRateLimits, githubApiFault } from './github-rate-limit.ts';
+import { registerRunRoutes } from './github-runs.ts';
 
 /**
  * A loopback GHES REST API and the Actions runners it hands work to. Signed `workflow_job`
@@ -12,8 +16,16 @@ import type { TwinClock } from './clock.ts';
 export interface GithubTwinOptions {
   readonly clock: TwinClock;
   readonly webhookSecret: string;
-  readonly deliverWebhook: (headers: Record<string, string>, body: string) => Promise<number>;
+  /** The App's webhook URL: every delivery goes through here and into the hook log. */
+  readonly deliverWebhook: HookTransport;
   readonly appId: number;
+  /** Where `github:DeliverWebhook` and `github:Api` faults are defined and taken. */
+  readonly faults?: {
+    define(target: string, definition: FaultTargetDefinition): void;
+    take(target: string, call?: Record<string, string>): InjectedError | undefined;
+  };
+  /** The id of each org's webhook (`/orgs/{org}/hooks/{id}/deliveries`). @default 1 */
+  readonly orgHookId?: number;
   /** `major.minor`, default 3.14; before 3.10 GHES has no JIT runner endpoint. */
   readonly ghesVersion?: string;
   /** Simulated time from launch until the runner is online (default 8 s) and job duration (30 s). */
@@ -33,6 +45,10 @@ export interface JobView {
   readonly labels: readonly string[];
   readonly workflowName: string | null;
   readonly headBranch: string | null;
+  readonly headSha: string | null;
+  readonly name: string | null;
+  readonly repositoryId: number | null;
+  readonly runnerGroupId: number | null;
   readonly status: JobStatus;
   readonly conclusion: string | null;
   readonly runnerId: number | null;
@@ -78,6 +94,10 @@ export interface GithubTwin {
   readonly appId: number;
   readonly privateKeyPem: string;
   observeWebhook(event: string, payload: unknown): void;
+  /** Every webhook the twin sends, and the deliveries API over it. */
+  readonly hookLog: HookLog;
+  /** The sandbox App's installation on `owner` (the one observed, else a stable made-up id). */
+  installationIdOf(owner: string): number;
   startRunner(options: RunnerLaunch): void;
   /** Called when a runner exits without a job (idle too long): its machine powers off. */
   onIdleExit(listener: (resourceId: string) => void): void;
@@ -100,8 +120,15 @@ type Runner = { -readonly [K in keyof RunnerView]: RunnerView[K] } & {
   outbox: Promise<void>;
 };
 type Scope = { owner: string; repo: string | null };
-type Answer = [status: number, body?: unknown];
-type Handler = (params: Record<string, string>, scope: Scope, body: Json, query: URLSearchParams) => Answer;
+export type Answer = [status: number, body?: unknown, headers?: Record<string, string>];
+export type Handler = (
+  params: Record<string, string>,
+  scope: Scope,
+  body: Json,
+  query: URLSearchParams,
+) => Answer;
+/** Registers `METHOD /path/{param}` with the credential it takes. */
+export type RouteTable = (spec: string, auth: 'jwt' | 'token', handle: Handler) => void;
 
 const RANK: Record<JobStatus, number> = { queued: 0, waiting: 0, in_progress: 1, completed: 2 };
 const HOUR = 3_600_000;
@@ -155,6 +182,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
   let nextRunnerId = 1;
   let seq = 0;
   let closed = false;
+  let apiUrl = '';
 
   const now = () => clock.now().getTime();
   const after = (simulatedMs: number, fn: () => void) => {
@@ -215,28 +243,43 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     return token && token.expiresAt > now() ? token.owner : undefined;
   };
 
-  // ---- the simulated runners ----
-  const deliver = (runner: Runner, job: StoredJob) => {
+  const hookLog = createHookLog({
+    webhookSecret: options.webhookSecret,
+    appId,
+    transport: (headers, body) =>
+      closed ? Promise.reject(new Error('closed')) : options.deliverWebhook(headers, body),
+    now,
+    ...(options.faults ? { faults: { take: options.faults.take.bind(options.faults) } } : {}),
+  });
+  options.faults?.define('github:DeliverWebhook', DELIVER_WEBHOOK_FAULT);
+
+  /** The job's webhook as GitHub sends it: logged, and lost if it fails (GitHub does not retry). */
+  const deliverJob = (job: StoredJob) => {
     const { live, payload } = job;
     const body = JSON.stringify({
       ...payload,
       action: live.status,
       workflow_job: { ...payload.workflow_job, ...live },
     });
+    const repositoryId = objectOr(payload.repository).id;
+    return hookLog.deliver({
+      event: 'workflow_job',
+      action: live.status,
+      owner: lower(job.owner),
+      installationId: job.installationId,
+      repositoryId: Number.isSafeInteger(repositoryId) ? (repositoryId as number) : null,
+      body,
+    });
+  };
+
+  // ---- the simulated runners ----
+  const deliver = (runner: Runner, job: StoredJob) => {
     // One runner's events leave in order: `completed` never overtakes a slow `in_progress` delivery.
-    runner.outbox = runner.outbox
-      .then(async () => {
-        if (closed) return;
-        const headers = {
-          'content-type': 'application/json',
-          'x-github-event': 'workflow_job',
-          'x-github-delivery': randomUUID(),
-          'x-hub-signature-256': await sign(options.webhookSecret, body),
-          'user-agent': 'GitHub-Hookshot/twin',
-        };
-        await options.deliverWebhook(headers, body);
-      })
-      .catch(() => undefined); // GitHub does not redeliver on its own: a failed delivery is simply lost
+    // The body is taken now: `completed` must not be sent as the state it reaches later.
+    const send = deliverJob.bind(null, { ...job, live: { ...job.live } });
+    runner.outbox = runner.outbox.then(async () => {
+      if (!closed) await send();
+    });
   };
 
   const fits = (runner: Runner, job: StoredJob) => {
@@ -423,6 +466,27 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     if (action === 'queued') for (const r of runners.filter((r) => r.state === 'idle')) takeWork(r);
   };
 
+  const integerOr = (v: unknown) => (Number.isSafeInteger(v) ? (v as number) : null);
+  const jobViews = (): JobView[] =>
+    [...jobs.values()].map(({ id, owner, repository, labels, installationId, payload, live }) => {
+      const w = payload.workflow_job;
+      return {
+        ...{ id, runId: Number(w.run_id), runAttempt: Number(w.run_attempt ?? 1), repository, owner, labels },
+        ...{ workflowName: text(w.workflow_name), headBranch: text(w.head_branch), status: live.status },
+        ...{
+          headSha: text(w.head_sha),
+          name: text(w.name),
+          repositoryId: integerOr(objectOr(payload.repository).id),
+        },
+        runnerGroupId: integerOr(live.runner_group_id ?? w.runner_group_id),
+        ...{ conclusion: text(live.conclusion), installationId, createdAt: text(w.created_at) },
+        runnerId: typeof live.runner_id === 'number' ? live.runner_id : null,
+        runnerName: text(live.runner_name),
+        startedAt: text(live.started_at),
+        completedAt: text(live.completed_at),
+      };
+    });
+
   // ---- the REST API ----
   const restRunner = (r: Runner) => ({
     ...{ id: r.id, name: r.name, os: 'linux', busy: r.state === 'busy' },
@@ -439,14 +503,15 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     return [201, { token, expires_at: isoSeconds(now() + HOUR), ...extra }];
   };
 
-  const routes: [method: string, pattern: RegExp, auth: 'jwt' | 'token', handle: Handler][] = [];
+  const routes: [method: string, pattern: RegExp, auth: 'jwt' | 'token', handle: Handler, spec: string][] =
+    [];
   /** `{name}` matches one path segment; `{scope}` is `/orgs/{org}` or `/repos/{owner}/{repo}`. */
-  const route = (spec: string, auth: 'jwt' | 'token', handle: Handler) => {
+  const route: RouteTable = (spec, auth, handle) => {
     const [method = '', path = ''] = spec.split(' ');
     const source = path
       .replace('{scope}', '(?:/orgs/{org}|/repos/{owner}/{repo})')
       .replace(/\{(\w+)\}/g, '(?<$1>[^/]+)');
-    routes.push([method, new RegExp(`^${source}$`), auth, handle]);
+    routes.push([method, new RegExp(`^${source}$`), auth, handle, spec]);
   };
 
   route('GET /app', 'jwt', () => [
@@ -516,12 +581,19 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     return [204];
   });
 
-  const answer = (req: IncomingMessage, url: URL, raw: string): Answer => {
+  registerHookDeliveryRoutes(route, hookLog, { apiUrl: () => apiUrl, orgHookId: options.orgHookId ?? 1 });
+  registerRunRoutes(route, () => jobViews());
+  options.faults?.define('github:Api', githubApiFault(routes.map(([, , , , spec]) => spec)));
+  const rateLimits = createRateLimits(now);
+
+  /** Who a call counts against for rate limits, set once its credential is checked. */
+  type Call = { caller: string };
+  const answer = (req: IncomingMessage, url: URL, raw: string, call: Call): Answer => {
     if (!url.pathname.startsWith('/api/v3/')) return NOT_FOUND;
     const path = url.pathname.slice('/api/v3'.length);
     const found = routes.find(([method, pattern]) => method === req.method && pattern.test(path));
     if (!found) return NOT_FOUND; // GitHub answers a wrong method like an unknown route
-    const [, pattern, auth, handle] = found;
+    const [, pattern, auth, handle, spec] = found;
     const params = Object.fromEntries(
       Object.entries(pattern.exec(path)!.groups ?? {}).flatMap(([k, v]) =>
         v ? [[k, decodeURIComponent(v)]] : [],
@@ -534,9 +606,11 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     if (auth === 'jwt') {
       const problem = jwtProblem(req.headers.authorization);
       if (problem) return error(401, problem);
+      call.caller = 'app';
     } else {
       const owner = tokenOwner(req.headers.authorization);
       if (!owner) return error(401, 'Bad credentials');
+      call.caller = `installation:${owner}`;
       if (owner !== ownerOf(scope)) return error(403, 'Resource not accessible by integration');
     }
     let body: Json;
@@ -545,7 +619,11 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     } catch {
       return error(400, 'Problems parsing JSON');
     }
-    return handle(params, scope, body, url.searchParams);
+    const injected = options.faults?.take('github:Api', { route: spec });
+    if (!injected) return handle(params, scope, body, url.searchParams);
+    if (injected.afterEffect) handle(params, scope, body, url.searchParams); // done; the answer is lost
+    const refusal = rateLimits.refusal(call.caller, injected);
+    return [refusal.status, refusal.body, { ...refusal.headers, 'x-twin-fault': injected.code }];
   };
 
   const server = createServer((req, res) => {
@@ -554,51 +632,39 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       let result: Answer;
+      const call = { caller: 'anonymous' };
       try {
-        result = answer(req, url, Buffer.concat(chunks).toString('utf8'));
+        result = answer(req, url, Buffer.concat(chunks).toString('utf8'), call);
       } catch (cause) {
         result = error(500, String(cause));
       }
-      const [status, body] = result;
+      const [status, body, headers = {}] = result;
       calls.push({ method: req.method ?? 'GET', path: url.pathname, status });
       res.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
         'x-github-enterprise-version': ghesVersion,
+        // Every answer carries the caller's rate limit; a refusal sets its own.
+        ...(headers['x-ratelimit-remaining'] === undefined ? rateLimits.count(call.caller) : {}),
+        ...headers,
       });
       res.end(body === undefined ? '' : JSON.stringify(body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  apiUrl = `http://127.0.0.1:${port}/api/v3`;
 
   return {
-    apiUrl: `http://127.0.0.1:${port}/api/v3`,
+    apiUrl,
     appId,
     privateKeyPem,
     calls,
     observeWebhook,
+    hookLog,
+    installationIdOf: (owner) => installations.get(lower(owner))?.id ?? derivedInstallationId(owner),
     startRunner,
     onIdleExit: (listener) => void idleExitListeners.push(listener),
-    jobs: () =>
-      [...jobs.values()].map(({ id, owner, repository, labels, installationId, payload, live }) => {
-        const w = payload.workflow_job;
-        return {
-          ...{
-            id,
-            runId: Number(w.run_id),
-            runAttempt: Number(w.run_attempt ?? 1),
-            repository,
-            owner,
-            labels,
-          },
-          ...{ workflowName: text(w.workflow_name), headBranch: text(w.head_branch), status: live.status },
-          ...{ conclusion: text(live.conclusion), installationId, createdAt: text(w.created_at) },
-          runnerId: typeof live.runner_id === 'number' ? live.runner_id : null,
-          runnerName: text(live.runner_name),
-          startedAt: text(live.started_at),
-          completedAt: text(live.completed_at),
-        };
-      }),
+    jobs: jobViews,
     runners: () =>
       runners.map(({ stop: _s, outbox: _o, idleMs: _i, cancelIdle: _c, groupName: _g, ...view }) => ({
         ...view,

@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { LambdaSessions } from './lambda-sessions.ts';
+import type { FaultTargetDefinition, InjectedError } from './faults.ts';
+
+/** Lambda's own error when the runtime process exits mid-invocation. */
+export class RuntimeExitError extends Error {
+  override name = 'Runtime.ExitError';
+}
 
 /**
  * Runs a real handler module as Lambda does. Each execution environment ("container") imports the
@@ -11,6 +17,10 @@ import type { LambdaSessions } from './lambda-sessions.ts';
  * timeout fails, and its container is discarded as Lambda resets a timed-out environment: with
  * `sessions`, each container signs with its own session token, which the twin's AWS endpoint
  * refuses once the container is gone, so its unfinished work has no further effect on AWS.
+ * A `lambda:<name>` fault with error `Crash` kills an invocation the same way, as a runtime that
+ * exits does: no answer, the container and its credentials gone. It dies before the handler runs;
+ * with `"afterMs":N`, N real ms into the handler's work (what it sent by then has happened, nothing
+ * after); with `afterEffect`, once the work is done, so only the answer is lost.
  */
 export interface TwinLambda {
   readonly name: string;
@@ -20,6 +30,8 @@ export interface TwinLambda {
     errors: number;
     /** Invocations that overran the timeout; each discarded its container. */
     timeouts: number;
+    /** Invocations killed by a `Crash` fault; each discarded its container. */
+    crashes: number;
     /** Containers started (cold starts), the first one at load. */
     containers: number;
     /** The first container's import, in ms. */
@@ -71,8 +83,15 @@ export const loadTwinLambda = async (options: {
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
   sessions?: LambdaSessions;
+  /** Where the `lambda:<name>` target is defined and its `Crash` faults taken. */
+  faults?: {
+    define(target: string, definition: FaultTargetDefinition): void;
+    take(target: string): InjectedError | undefined;
+  };
 }): Promise<TwinLambda> => {
-  const stats = { invocations: 0, errors: 0, timeouts: 0, containers: 0, coldStartMs: 0 };
+  const stats = { invocations: 0, errors: 0, timeouts: 0, crashes: 0, containers: 0, coldStartMs: 0 };
+  const faultTarget = `lambda:${options.name}`;
+  options.faults?.define(faultTarget, { errors: { Crash: 0 }, settings: ['afterMs'] });
   const idle: Container[] = [];
 
   const coldStart = async (): Promise<Container> => {
@@ -109,20 +128,41 @@ export const loadTwinLambda = async (options: {
     };
     let timer: NodeJS.Timeout | undefined;
     let discarded = false;
+    /** Lambda resets the environment: the container never runs again, its credentials die. */
+    const discard = () => {
+      discarded = true;
+      if (container.sessionToken) options.sessions?.discard(container.sessionToken);
+    };
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        // Lambda resets the environment: the container never runs again, its credentials die.
-        discarded = true;
+        discard();
         stats.timeouts++;
-        if (container.sessionToken) options.sessions?.discard(container.sessionToken);
         reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`));
       }, options.timeoutMs);
     });
+    const crash = options.faults?.take(faultTarget);
+    const crashed = () => {
+      discard();
+      stats.crashes++;
+      return new RuntimeExitError('RequestId: crashed (injected by the sandbox) Error: Runtime exited');
+    };
+    let crashTimer: NodeJS.Timeout | undefined;
     try {
+      if (crash && !crash.afterEffect && crash.settings.afterMs === undefined) throw crashed();
+      const midWork =
+        crash?.settings.afterMs === undefined
+          ? []
+          : [
+              new Promise<never>((_, reject) => {
+                crashTimer = setTimeout(() => reject(crashed()), crash.settings.afterMs);
+              }),
+            ];
       const result = (await Promise.race([
         Promise.resolve().then(() => container.handler(event, context)),
         timedOut,
+        ...midWork,
       ])) as T;
+      if (crash) throw crashed(); // the work is done; the process died before it answered
       idle.push(container);
       return result;
     } catch (error) {
@@ -132,6 +172,7 @@ export const loadTwinLambda = async (options: {
       throw error;
     } finally {
       clearTimeout(timer);
+      clearTimeout(crashTimer);
     }
   };
 

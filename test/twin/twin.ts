@@ -55,6 +55,8 @@ export interface Twin {
 export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable', leases: 'LeasesTable' } as const;
 export const EVENT_BUS_NAME = 'ghes-control-plane';
 export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
+/** About 0.6 MB of state, polled every few ms by tests; the deliveries API keeps 10,000. */
+export const HOOK_DELIVERIES_SHOWN = 2_000;
 
 /** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
 let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
@@ -140,10 +142,15 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     ),
     bootMs: durations.runnerBootMs,
     jobMs: durations.jobMs,
+    faults,
     deliverWebhook: async (headers, body) => {
       const response = await fetch(webhookTarget, { method: 'POST', headers, body });
-      await response.arrayBuffer();
-      return response.status;
+      // The hook log shows what the intake answered, as GitHub's does.
+      return {
+        status: response.status,
+        headers: Object.fromEntries(response.headers),
+        body: await response.text(),
+      };
     },
   });
   secrets.put(config.github.privateKeySecretArn, github.privateKeyPem);
@@ -266,6 +273,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         appliances: [],
         slack: [],
         runners: github.runners(),
+        /** The hook's delivery log, oldest first; the last HOOK_DELIVERIES_SHOWN attempts. */
+        hookDeliveries: github.hookLog.recent(HOOK_DELIVERIES_SHOWN),
         alerts,
         faults: faults.list(),
         queues: [...queues.values()].map((q) => ({
