@@ -34,13 +34,14 @@ beforeAll(async () => {
 });
 afterAll(async () => endpoint?.close());
 
-const load = (timeoutMs: number) =>
+const load = (timeoutMs: number, faults?: FaultInjector) =>
   loadTwinLambda({
     name: 'probe',
     modulePath: fileURLToPath(new URL('./fixtures/probe-handler.ts', import.meta.url)),
     env: { AWS_ENDPOINT_URL: endpoint.url },
     timeoutMs,
     sessions,
+    ...(faults ? { faults } : {}),
   });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,5 +104,60 @@ describe('twin Lambda host', () => {
     // Assess
     expect(a.container).not.toBe(b.container);
     expect([a.status, b.status]).toEqual([200, 200]);
+  });
+});
+
+describe('twin Lambda host: lambda:<name> Crash faults', () => {
+  const crashing = async (fault: Record<string, unknown>) => {
+    const faults = new FaultInjector(() => ({ targets: new Map() }));
+    const lambda = await load(1_000, faults);
+    const first = await lambda.invoke<Probe>({});
+    faults.arm({ target: 'lambda:probe', error: 'Crash', count: 1, ...fault });
+    return { lambda, first, faults };
+  };
+
+  it('kills the invocation before its work: no answer, nothing reaches AWS, a new container next', async () => {
+    // Prepare
+    const { lambda, first } = await crashing({});
+    const before = touched;
+
+    // Act
+    await expect(lambda.invoke({})).rejects.toThrow('Runtime exited');
+    await sleep(50);
+    const next = await lambda.invoke<Probe>({});
+
+    // Assess
+    expect(touched).toBe(before + 1); // only the invocation after the crash
+    expect(next.container).not.toBe(first.container);
+    expect(lambda.stats).toMatchObject({ crashes: 1, errors: 1, containers: 2 });
+  });
+
+  it('kills it afterMs into its work: what it sends after is refused, as after a timeout', async () => {
+    // Prepare
+    const { lambda } = await crashing({ afterMs: 50 });
+    const before = touched;
+    const refusedBefore = sessions.refused.length;
+
+    // Act
+    await expect(lambda.invoke({ sleepMs: 200 })).rejects.toThrow('Runtime exited');
+    await sleep(300);
+
+    // Assess
+    expect(touched).toBe(before);
+    expect(sessions.refused.length).toBe(refusedBefore + 1);
+  });
+
+  it('with afterEffect, lets the work happen and loses only the answer', async () => {
+    const { lambda } = await crashing({ afterEffect: true });
+    const before = touched;
+    await expect(lambda.invoke({})).rejects.toThrow('Runtime exited');
+    expect(touched).toBe(before + 1);
+  });
+
+  it('refuses an error a Lambda crash does not have', async () => {
+    const { faults } = await crashing({});
+    expect(() => faults.arm({ target: 'lambda:probe', error: 'Timeout', count: 1 })).toThrow(
+      'error: "Timeout" is not an error lambda:probe answers with; known: Crash',
+    );
   });
 });
