@@ -6,7 +6,7 @@ import type { FaultTargetDefinition, InjectedError } from './faults.ts';
 import { createHookLog, DELIVER_WEBHOOK_FAULT, type HookLog, type HookTransport } from './github-hook-log.ts';
 import { registerHookDeliveryRoutes } from './github-hook-routes.ts';
 import { createRateLimits, githubApiFault } from './github-rate-limit.ts';
-import { registerRunRoutes } from './github-runs.ts';
+import { paged, registerRunRoutes } from './github-runs.ts';
 
 /**
  * A loopback GHES REST API and the Actions runners it hands work to. Signed `workflow_job`
@@ -570,7 +570,7 @@ export const startGithubTwin = async (options: GithubTwinOptions): Promise<Githu
   route('GET {scope}/actions/runners', 'token', (_p, scope, _b, query) => {
     const name = query.get('name');
     const listed = runners.filter((r) => registered(r) && inScope(r, scope) && (!name || r.name === name));
-    return [200, { total_count: listed.length, runners: listed.map(restRunner) }];
+    return [200, { total_count: listed.length, runners: paged(listed, query).map(restRunner) }];
   });
   route('DELETE {scope}/actions/runners/{id}', 'token', ({ id }, scope) => {
     const runner = runners.find((r) => registered(r) && inScope(r, scope) && r.id === Number(id));

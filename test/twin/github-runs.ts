@@ -19,7 +19,7 @@ const RUN_STATUSES = ['queued', 'in_progress', 'completed'];
 const DOCS = 'https://docs.github.com/enterprise-server/rest';
 
 /** GitHub's `page`/`per_page`: per_page 1–100 (default 30), pages from 1. */
-const paged = <T>(items: readonly T[], query: URLSearchParams) => {
+export const paged = <T>(items: readonly T[], query: URLSearchParams) => {
   const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
   const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
   return items.slice((page - 1) * perPage, page * perPage);

@@ -386,3 +386,27 @@ describe('POST /sandbox/github/jobs body', () => {
     expect(() => parseQueuedJobsRequest(body)).toThrow(message);
   });
 });
+
+describe('GHES twin: runners list', () => {
+  it('pages the runners of an org with per_page and page, counting them all', async () => {
+    // Prepare
+    const { twin, api, tokenFor } = await start();
+    await queue(twin, 1); // the org's installation
+    const token = await tokenFor('acme');
+    for (const name of ['r1', 'r2', 'r3']) {
+      const response = await fetch(`${twin.apiUrl}/orgs/acme/actions/runners/generate-jitconfig`, {
+        method: 'POST',
+        headers: { authorization: token },
+        body: JSON.stringify({ name, runner_group_id: 1, labels: ['self-hosted'] }),
+      });
+      expect(response.status).toBe(201);
+    }
+
+    // Act
+    const second = await api('GET', '/orgs/acme/actions/runners?per_page=2&page=2', token);
+
+    // Assess
+    expect(second.body.total_count).toBe(3);
+    expect(second.body.runners.map((r: { name: string }) => r.name)).toEqual(['r3']);
+  });
+});
