@@ -36,6 +36,8 @@ export interface TwinLambda {
     containers: number;
     /** The first container's import, in ms. */
     coldStartMs: number;
+    /** Summed invocation time, each rounded up to 1 ms as Lambda bills (init excluded). */
+    billedMs: number;
   };
 }
 
@@ -89,7 +91,11 @@ export const loadTwinLambda = async (options: {
     take(target: string): InjectedError | undefined;
   };
 }): Promise<TwinLambda> => {
-  const stats = { invocations: 0, errors: 0, timeouts: 0, crashes: 0, containers: 0, coldStartMs: 0 };
+  const stats = {
+    ...{ invocations: 0, errors: 0, timeouts: 0, crashes: 0, containers: 0, coldStartMs: 0 },
+    /** Invocation time as Lambda bills it: each invocation's duration rounded up to 1 ms, summed. */
+    billedMs: 0,
+  };
   const faultTarget = `lambda:${options.name}`;
   options.faults?.define(faultTarget, { errors: { Crash: 0 }, settings: ['afterMs'] });
   const idle: Container[] = [];
@@ -147,6 +153,7 @@ export const loadTwinLambda = async (options: {
       return new RuntimeExitError('RequestId: crashed (injected by the sandbox) Error: Runtime exited');
     };
     let crashTimer: NodeJS.Timeout | undefined;
+    const started = performance.now();
     try {
       if (crash && !crash.afterEffect && crash.settings.afterMs === undefined) throw crashed();
       const midWork =
@@ -171,6 +178,7 @@ export const loadTwinLambda = async (options: {
       if (!discarded) idle.push(container);
       throw error;
     } finally {
+      stats.billedMs += Math.ceil(performance.now() - started);
       clearTimeout(timer);
       clearTimeout(crashTimer);
     }
