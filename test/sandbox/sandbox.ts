@@ -7,6 +7,7 @@ import { startTwin, type Twin } from '../twin/twin.ts';
 import { toApiGatewayV2Event } from './api-gateway-event.ts';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
+import { createTwinMetrics, type TwinMetrics } from '../twin/cloudwatch-metrics.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
@@ -39,6 +40,8 @@ export interface Sandbox {
   readonly config: SandboxConfig;
   readonly twin: Twin;
   readonly deliveries: readonly DeliveryRow[];
+  /** The metrics the handlers emitted (EMF), taken off stdout. */
+  readonly metrics: TwinMetrics;
   state(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -89,6 +92,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
     ...(options.prettyLogs ? { POWERTOOLS_DEV: 'true' } : {}),
   };
+  // The handlers' EMF metric lines, kept off the console and shown in the state as `metrics`.
+  const metrics = createTwinMetrics();
   const webhook: TwinLambda = await loadTwinLambda({
     name: 'github-webhook',
     modulePath: functionPath('github-webhook'),
@@ -96,6 +101,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     // serverless.yml's timeouts, scaled where the twin scales them (test/twin/dispatch-timing.ts).
     timeoutMs: twin.timing.webhook.timeoutMs,
     sessions: twin.lambdaSessions,
+    metrics,
   });
   const dispatcher: TwinLambda = await loadTwinLambda({
     name: 'runner-dispatcher',
@@ -103,6 +109,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-runner-dispatcher' },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
+    metrics,
   });
   const reconciler: TwinLambda = await loadTwinLambda({
     name: 'runner-reconciler',
@@ -117,6 +124,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
+    metrics,
   });
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
@@ -263,6 +271,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'runner-reconciler': reconciler.stats,
     },
     reconciler: reconcileRuns,
+    metrics: metrics.summary(),
   });
 
   const server = createServer((req, res) => {
@@ -292,6 +301,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     config,
     twin,
     deliveries,
+    metrics,
     state,
     async close() {
       stopSchedule();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { LambdaSessions } from './lambda-sessions.ts';
+import type { TwinMetrics } from './cloudwatch-metrics.ts';
 
 /**
  * Runs a real handler module as Lambda does. Each execution environment ("container") imports the
@@ -71,6 +72,8 @@ export const loadTwinLambda = async (options: {
   env: Readonly<Record<string, string>>;
   timeoutMs: number;
   sessions?: LambdaSessions;
+  /** Where the invocations' EMF lines go instead of stdout, as CloudWatch takes them from the logs. */
+  metrics?: TwinMetrics;
 }): Promise<TwinLambda> => {
   const stats = { invocations: 0, errors: 0, timeouts: 0, containers: 0, coldStartMs: 0 };
   const idle: Container[] = [];
@@ -120,7 +123,11 @@ export const loadTwinLambda = async (options: {
     });
     try {
       const result = (await Promise.race([
-        Promise.resolve().then(() => container.handler(event, context)),
+        Promise.resolve().then(() =>
+          options.metrics
+            ? options.metrics.capture(() => container.handler(event, context))
+            : container.handler(event, context),
+        ),
         timedOut,
       ])) as T;
       idle.push(container);
