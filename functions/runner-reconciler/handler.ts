@@ -1,10 +1,13 @@
 import middy from '@middy/core';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { createMetrics, publishMetricsSafely } from '../../shared/observability/metrics.ts';
+import { recordReconcileReport } from '../../shared/observability/reconcile-metrics.ts';
 import { createReconcilerFromEnv } from '../../shared/reconcile/create-reconciler-from-env.ts';
 
 const logger = new Logger({ serviceName: 'runner-reconciler' });
-const reconcile = await createReconcilerFromEnv(logger); // once per container
+const metrics = createMetrics();
+const reconcile = await createReconcilerFromEnv(logger, metrics); // once per container
 
 const run = async () => {
   const report = await reconcile();
@@ -12,10 +15,11 @@ const run = async () => {
   const acted =
     report.released.length + report.closed.length + report.relaunched.length + report.dispatched.length;
   (acted > 0 || report.failed > 0 ? logger.info : logger.debug).call(logger, 'reconciler run', { ...report });
+  recordReconcileReport(metrics, report, logger);
   return report;
 };
 
 // No early timeout, for the dispatcher's reason: a timed-out run must not resume later.
-export const handler = middy(run, { timeoutEarlyInMillis: 0 }).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+export const handler = middy(run, { timeoutEarlyInMillis: 0 })
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(publishMetricsSafely(metrics, logger));

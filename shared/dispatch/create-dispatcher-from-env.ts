@@ -15,10 +15,16 @@ import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { createDispatcher, type Dispatcher, type RunnerProviders } from './dispatch-job.ts';
 import { createSlotBackfill } from './slot-backfill.ts';
 import { createDynamoLeases } from './leases.ts';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { withDispatchMetrics } from '../observability/dispatch-metrics.ts';
 
-/** Wires the dispatcher from the Lambda's environment; called once per container. */
+/**
+ * Wires the dispatcher from the Lambda's environment; called once per container. With `metrics`,
+ * every dispatch it finishes is counted (launches, fallbacks, jobs left without a runner).
+ */
 export const createDispatcherFromEnv = async (
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  metrics?: Metrics,
 ): Promise<Dispatcher> => {
   const env = readDispatcherEnv();
   const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');
@@ -67,7 +73,7 @@ export const createDispatcherFromEnv = async (
   ]);
   const pending = createDynamoPendingJobs(dynamo, env.jobsTable);
   // Late-bound: the backfill dispatches through the very dispatcher it is handed to.
-  const backfill = createSlotBackfill(pending, () => dispatcher, logger);
+  const backfill = createSlotBackfill(pending, () => counted, logger);
   const dispatcher: Dispatcher = createDispatcher({
     router: createRouter(config.pools),
     github: createGithubApp({
@@ -90,5 +96,7 @@ export const createDispatcherFromEnv = async (
     onSlotFreed: backfill,
     logger,
   });
-  return dispatcher;
+  // The backfill dispatches through this too, so its launches are counted like the event path's.
+  const counted = metrics ? withDispatchMetrics(dispatcher, config.pools, metrics, logger) : dispatcher;
+  return counted;
 };

@@ -1,7 +1,15 @@
 import type { SQSBatchItemFailure, SQSRecord } from 'aws-lambda';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
-import type { Dispatcher } from './dispatch-job.ts';
+import type { DispatchOutcome, Dispatcher } from './dispatch-job.ts';
+
+/** Told what each record came to, for metrics; what it does cannot fail the record. */
+export interface DispatchBatchObserver {
+  /** A queued event was dispatched; `publishedAt` is the bus event's `time` (the intake's PutEvents). */
+  dispatched(outcome: DispatchOutcome, publishedAt: string | undefined): void;
+  /** A completed event's capacity was released. */
+  completed(job: WorkflowJobDetail): void;
+}
 
 /**
  * Handles one SQS batch of control-plane events. Each record succeeds or fails alone: a transient
@@ -13,10 +21,11 @@ export const handleDispatchBatch = async (
   records: readonly SQSRecord[],
   dispatcher: Dispatcher,
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  observer?: DispatchBatchObserver,
 ): Promise<SQSBatchItemFailure[]> => {
   const results = await Promise.all(
     records.map(async (record): Promise<SQSBatchItemFailure | undefined> => {
-      let event: { 'detail-type'?: unknown; detail?: WorkflowJobDetail };
+      let event: { 'detail-type'?: unknown; detail?: WorkflowJobDetail; time?: unknown };
       try {
         event = JSON.parse(record.body);
       } catch {
@@ -39,8 +48,10 @@ export const handleDispatchBatch = async (
             runAttempt: job.runAttempt,
             ...result,
           });
+          observer?.dispatched(result, typeof event.time === 'string' ? event.time : undefined);
         } else if (type === 'workflow_job.completed') {
           await dispatcher.release(job);
+          observer?.completed(job);
         } else {
           logger.warn('event type not handled by the dispatcher', { type });
         }

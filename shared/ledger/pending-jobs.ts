@@ -13,6 +13,8 @@ export interface PendingJob {
   /** Why the last dispatch launched nothing; absent when no dispatcher has finished with it. */
   readonly reason: string | null;
   readonly updatedAt: Date;
+  /** When the intake recorded the job queued (the index's sort key); absent on rows that lack it. */
+  readonly queuedAt?: Date;
   /** Epoch seconds until which a dispatcher holds the job, if one does. */
   readonly dispatchLeaseUntil: number | null;
 }
@@ -77,6 +79,7 @@ const toPendingJob = (row: Record<string, unknown>): PendingJob | undefined => {
     status: text(row.status) ?? 'queued',
     reason: text(row.reason),
     updatedAt: new Date(text(row.updatedAt) ?? 0),
+    ...(text(row.queuedAt) ? { queuedAt: new Date(text(row.queuedAt)!) } : {}),
     dispatchLeaseUntil: typeof row.dispatchLeaseUntil === 'number' ? row.dispatchLeaseUntil : null,
   };
 };

@@ -3,6 +3,7 @@ import type { DispatchOutcome, Dispatcher } from '../dispatch/dispatch-job.ts';
 import type { Leases } from '../dispatch/leases.ts';
 import { JobLeasedError } from '../dispatch/dispatch-job.ts';
 import { waitingForRunner, type PendingJobs } from '../ledger/pending-jobs.ts';
+import { oldestQueuedAgeSeconds } from './oldest-queued-age.ts';
 
 /**
  * The backstop for jobs the event path left without a runner: a job kept `queued` because no pool
@@ -33,6 +34,8 @@ export interface ReconcileReport {
   readonly examined: number;
   readonly dispatched: readonly { readonly jobId: number; readonly outcome: DispatchOutcome['outcome'] }[];
   readonly failed: number;
+  /** How long the oldest job still `queued` in the ledger has waited; 0 when none waits. */
+  readonly oldestQueuedAgeSeconds: number;
 }
 
 /**
@@ -123,5 +126,9 @@ export const reconcilePendingJobs = async (
       });
     }
   }
-  return { released, closed, relaunched, examined: jobs.length, dispatched, failed };
+  return {
+    ...{ released, closed, relaunched, examined: jobs.length, dispatched, failed },
+    // From the rows read above, before this run's dispatches: no extra query.
+    oldestQueuedAgeSeconds: oldestQueuedAgeSeconds(jobs, now()),
+  };
 };

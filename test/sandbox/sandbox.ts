@@ -7,6 +7,7 @@ import { startTwin, type Twin } from '../twin/twin.ts';
 import { toApiGatewayV2Event } from './api-gateway-event.ts';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
+import { createTwinMetrics, type TwinMetrics } from '../twin/cloudwatch-metrics.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
@@ -44,6 +45,8 @@ export interface Sandbox {
   readonly config: SandboxConfig;
   readonly twin: Twin;
   readonly deliveries: readonly DeliveryRow[];
+  /** The metrics the handlers emitted (EMF), taken off stdout. */
+  readonly metrics: TwinMetrics;
   state(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -94,6 +97,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'WARN',
     ...(options.prettyLogs ? { POWERTOOLS_DEV: 'true' } : {}),
   };
+  // The handlers' EMF metric lines, kept off the console and shown in the state as `metrics`.
+  const metrics = createTwinMetrics();
   const webhook: TwinLambda = await loadTwinLambda({
     name: 'github-webhook',
     modulePath: functionPath('github-webhook'),
@@ -102,6 +107,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: twin.timing.webhook.timeoutMs,
     sessions: twin.lambdaSessions,
     faults: twin.faults,
+    metrics,
   });
   const dispatcher: TwinLambda = await loadTwinLambda({
     name: 'runner-dispatcher',
@@ -110,6 +116,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
     faults: twin.faults,
+    metrics,
   });
   const reconciler: TwinLambda = await loadTwinLambda({
     name: 'runner-reconciler',
@@ -125,6 +132,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
     faults: twin.faults,
+    metrics,
   });
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
@@ -285,6 +293,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'runner-reconciler': reconciler.stats,
     },
     reconciler: reconcileRuns,
+    metrics: metrics.summary(),
   });
 
   const server = createServer((req, res) => {
@@ -314,6 +323,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     config,
     twin,
     deliveries,
+    metrics,
     state,
     async close() {
       stopSchedule();

@@ -8,6 +8,7 @@ import type { FaultTargetDefinition, InjectedError } from './faults.ts';
 export class RuntimeExitError extends Error {
   override name = 'Runtime.ExitError';
 }
+import type { TwinMetrics } from './cloudwatch-metrics.ts';
 
 /**
  * Runs a real handler module as Lambda does. Each execution environment ("container") imports the
@@ -90,6 +91,8 @@ export const loadTwinLambda = async (options: {
     define(target: string, definition: FaultTargetDefinition): void;
     take(target: string): InjectedError | undefined;
   };
+  /** Where the invocations' EMF lines go instead of stdout, as CloudWatch takes them from the logs. */
+  metrics?: TwinMetrics;
 }): Promise<TwinLambda> => {
   const stats = {
     ...{ invocations: 0, errors: 0, timeouts: 0, crashes: 0, containers: 0, coldStartMs: 0 },
@@ -165,7 +168,11 @@ export const loadTwinLambda = async (options: {
               }),
             ];
       const result = (await Promise.race([
-        Promise.resolve().then(() => container.handler(event, context)),
+        Promise.resolve().then(() =>
+          options.metrics
+            ? options.metrics.capture(() => container.handler(event, context))
+            : container.handler(event, context),
+        ),
         timedOut,
         ...midWork,
       ])) as T;

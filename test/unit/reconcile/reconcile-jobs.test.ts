@@ -42,7 +42,10 @@ const launched = async (): Promise<DispatchOutcome> => ({
 
 describe('runner reconciler', () => {
   it('dispatches jobs left queued with a reason, oldest first, as redeliveries', async () => {
-    const { report, calls } = await run([pending(1), pending(2)], launched);
+    const { report, calls } = await run(
+      [pending(1, { queuedAt: secondsAgo(90) }), pending(2, { queuedAt: secondsAgo(45) })],
+      launched,
+    );
     expect(calls).toEqual([
       { jobId: 1, redelivered: true },
       { jobId: 2, redelivered: true },
@@ -57,6 +60,8 @@ describe('runner reconciler', () => {
         { jobId: 2, outcome: 'launched' },
       ],
       failed: 0,
+      // Read from the rows the run looked at: the oldest had waited 90 s.
+      oldestQueuedAgeSeconds: 90,
     });
   });
 
