@@ -28,14 +28,15 @@ export interface InstanceItem {
   readonly error?: { readonly Error: string; readonly Cause?: string };
 }
 
+/** Every key always present (null when unknown): the state machine's ResultSelector names each one. */
 export interface CommandProgress {
   readonly commandId: string;
   readonly polls: number;
   readonly done: boolean;
-  readonly status?: string;
-  readonly exitCode?: number;
+  readonly status: string | null;
+  readonly exitCode: number | null;
   /** The last lines of the command's output, for the report. */
-  readonly output?: string;
+  readonly output: string | null;
 }
 
 export interface InstanceReport {
@@ -77,11 +78,12 @@ export const createInstanceMaintenance = (deps: {
 
   return {
     /** Takes the instance's lease for the run's budget; false when a job (or another run) holds it. */
-    async claim(item: InstanceItem): Promise<{ claimed: boolean; reason?: string }> {
+    /** `reason` is always present (null when claimed): a ResultSelector path to a missing key fails the run. */
+    async claim(item: InstanceItem): Promise<{ claimed: boolean; reason: string | null }> {
       const at = now();
       const key = maintenanceLeaseKey(item.run.execution, item.instanceId);
       if (await deps.leases.claimInstance(item.instanceId, key, at, at + item.run.leaseSeconds))
-        return { claimed: true };
+        return { claimed: true, reason: null };
       return { claimed: false, reason: 'claimed by a job' };
     },
 
@@ -125,7 +127,7 @@ export const createInstanceMaintenance = (deps: {
           TimeoutSeconds: 600, // delivery: the agent was just seen online
         }),
       );
-      return { commandId: out.Command!.CommandId!, polls: 0, done: false };
+      return { commandId: out.Command!.CommandId!, polls: 0, done: false, status: 'Pending', exitCode: null, output: null };
     },
 
     async pollCommand(item: InstanceItem): Promise<CommandProgress> {
@@ -143,8 +145,8 @@ export const createInstanceMaintenance = (deps: {
           polls,
           done: done || exhausted,
           status: exhausted ? `${status} after ${polls} polls` : status,
-          ...(done && out.ResponseCode !== undefined && out.ResponseCode >= 0 ? { exitCode: out.ResponseCode } : {}),
-          output: tail([out.StandardOutputContent, out.StandardErrorContent].filter(Boolean).join('\n')),
+          exitCode: done && out.ResponseCode !== undefined && out.ResponseCode >= 0 ? out.ResponseCode : null,
+          output: tail([out.StandardOutputContent, out.StandardErrorContent].filter(Boolean).join('\n')) || null,
         };
       } catch (error) {
         // Right after SendCommand the invocation may not exist yet (SSM is eventually consistent).
@@ -176,14 +178,14 @@ export const reportOf = (item: InstanceItem): InstanceReport => {
     return { instanceId, outcome: 'skipped', reason: `no longer stopped (${causeOf(error)})` };
   if (error) return { instanceId, outcome: 'failed', reason: `${error.Error}: ${causeOf(error)}` };
   if (!command?.done) return { instanceId, outcome: 'failed', reason: 'the command never finished' };
-  const base = { instanceId, status: command.status!, ...(command.output ? { output: command.output } : {}) };
+  const base = { instanceId, status: command.status ?? 'unknown', ...(command.output ? { output: command.output } : {}) };
   if (command.status === 'Success' && command.exitCode === 0) return { ...base, outcome: 'ok', exitCode: 0 };
   return {
     ...base,
     outcome: 'failed',
-    ...(command.exitCode !== undefined ? { exitCode: command.exitCode } : {}),
+    ...(command.exitCode !== null ? { exitCode: command.exitCode } : {}),
     reason:
-      command.exitCode !== undefined
+      command.exitCode !== null
         ? `command ${command.status} with exit code ${command.exitCode}`
         : `command ${command.status}`,
   };

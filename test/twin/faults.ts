@@ -22,6 +22,11 @@ export interface FaultSpec {
    * (a connection reset, a 500 after the write). Retries then meet their own earlier write.
    */
   readonly afterEffect?: boolean;
+  /**
+   * For a named command a twin host runs (`ssm:<command>`, e.g. `ssm:os-update`): the command exits
+   * with this code instead of an AWS error.
+   */
+  readonly exitCode?: number;
 }
 
 export interface ArmedFault extends FaultSpec {
@@ -36,6 +41,7 @@ export interface InjectedError {
   readonly message: string;
   readonly httpStatus: number;
   readonly afterEffect: boolean;
+  readonly exitCode?: number;
 }
 
 export class FaultSpecError extends Error {
@@ -54,6 +60,8 @@ const commonErrors: Record<string, number> = {
 export interface FaultCatalog {
   /** `service:Operation` → error codes (with HTTP status) that operation can fail with. */
   readonly targets: ReadonlyMap<string, Readonly<Record<string, number>>>;
+  /** Named commands the twin's hosts run (`ssm:<command>`), which fail with an `exitCode`. */
+  readonly commands?: ReadonlySet<string>;
 }
 
 export class FaultInjector {
@@ -76,11 +84,13 @@ export class FaultInjector {
     const known = [
       ...['target', 'error', 'message', 'count', 'probability', 'ratePerSecond', 'after'],
       'afterEffect',
+      'exitCode',
     ];
     const unknownKeys = Object.keys(spec).filter((key) => !known.includes(key));
     if (unknownKeys.length) throw new FaultSpecError(`unknown field(s): ${unknownKeys.join(', ')}`);
     const { target, error } = spec;
     if (typeof target !== 'string') throw new FaultSpecError('target: expected "service:Operation"');
+    if (spec.exitCode !== undefined) return this.#armExitCode(spec);
     const errors = this.catalog().targets.get(target);
     if (!errors) {
       const targets = [...this.catalog().targets.keys()].sort();
@@ -129,6 +139,24 @@ export class FaultInjector {
     return fault;
   }
 
+  #armExitCode(spec: Record<string, unknown>): ArmedFault {
+    const commands = [...(this.catalog().commands ?? [])].sort();
+    if (!this.catalog().commands?.has(String(spec.target)))
+      throw new FaultSpecError(`target: "${String(spec.target)}" is not a command a twin host runs; known: ${commands.join(', ')}`);
+    if (spec.error !== undefined) throw new FaultSpecError('give exitCode, not error, for a command target');
+    const code = spec.exitCode;
+    if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255)
+      throw new FaultSpecError('exitCode: expected a whole number 1–255');
+    // Checked as an AWS fault would be (count, probability, …): the catalogue lists each command with
+    // the stand-in error CommandFailed.
+    const { exitCode: _code, ...rest } = spec;
+    const armed = this.arm({ ...rest, error: 'CommandFailed' });
+    Object.assign(armed, { exitCode: code });
+    const stored = this.#faults.find((f) => f.id === armed.id)!;
+    Object.assign(stored, { exitCode: code });
+    return armed;
+  }
+
   /** The error to answer this call with, if an armed fault says so. */
   take(target: string): InjectedError | undefined {
     for (const fault of this.#faults) {
@@ -148,6 +176,7 @@ export class FaultInjector {
         message: fault.message ?? `${fault.error} (injected by the sandbox)`,
         httpStatus: errors[fault.error] ?? 400,
         afterEffect: fault.afterEffect === true,
+        ...(fault.exitCode !== undefined ? { exitCode: fault.exitCode } : {}),
       };
     }
     return undefined;
