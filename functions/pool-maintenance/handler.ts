@@ -10,7 +10,8 @@ const runTask = createMaintenanceFromEnv(logger); // once per container
 /** A Task state of state-machines/pool-maintenance.asl.json; errors go back to its Retry/Catch by name. */
 const handle = async (event: unknown) => {
   const task = parseMaintenanceTask(event);
-  if ('item' in task) logger.appendKeys({ instanceId: task.item.instanceId, execution: task.item.run.execution });
+  if ('item' in task)
+    logger.appendKeys({ instanceId: task.item.instanceId, execution: task.item.run.execution });
   return runTask(task);
 };
 

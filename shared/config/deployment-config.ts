@@ -82,12 +82,10 @@ const maintenanceSettings = z.strictObject({
   ),
   /** Instances woken at once; the rest of the pool stays ready for jobs. @default 2 */
   batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10)), 2),
-  tasks: z
-    .array(z.enum(MAINTENANCE_TASKS))
-    .check(
-      z.minLength(1, 'expected at least one task'),
-      z.refine((tasks) => new Set(tasks).size === tasks.length, 'expected each task once'),
-    ),
+  tasks: z.array(z.enum(MAINTENANCE_TASKS)).check(
+    z.minLength(1, 'expected at least one task'),
+    z.refine((tasks) => new Set(tasks).size === tasks.length, 'expected each task once'),
+  ),
   /** Actions runner version for `runner-update`, e.g. 2.321.0. */
   runnerVersion: z.optional(
     z.string().check(z.regex(/^2\.\d{1,4}\.\d{1,4}$/, 'expected an Actions runner version such as 2.321.0')),

@@ -46,7 +46,8 @@ const partProblem = (field: Field, part: string): string | undefined => {
 const specialDay = (field: Field, text: string): boolean =>
   field.name === 'day-of-month'
     ? /^(L|LW|([1-9]|[12]\d|3[01])W)$/.test(text)
-    : field.name === 'day-of-week' && /^([1-7]|[A-Z]{3})(L|#[1-5])$|^L$/i.test(text) &&
+    : field.name === 'day-of-week' &&
+      /^([1-7]|[A-Z]{3})(L|#[1-5])$|^L$/i.test(text) &&
       (text === 'L' || valueOf(field, text.replace(/(L|#[1-5])$/i, '')) !== undefined);
 
 /** The problem with a schedule expression, or undefined when EventBridge would accept it. */

@@ -57,7 +57,17 @@ export class InstanceNotStoppedError extends Error {
 export const maintenanceLeaseKey = (execution: string, instanceId: string) =>
   `maintenance#${execution}#${instanceId}`;
 
-const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'DeliveryTimedOut', 'Undeliverable', 'Terminated', 'InvalidPlatform', 'AccessDenied']);
+const TERMINAL = new Set([
+  'Success',
+  'Failed',
+  'Cancelled',
+  'TimedOut',
+  'DeliveryTimedOut',
+  'Undeliverable',
+  'Terminated',
+  'InvalidPlatform',
+  'AccessDenied',
+]);
 const tail = (text: string | undefined, chars = 600) =>
   text && text.length > chars ? `…${text.slice(-chars)}` : (text ?? '');
 
@@ -111,7 +121,9 @@ export const createInstanceMaintenance = (deps: {
       const state = await stateOf(item.instanceId);
       if (state !== 'running') return { ready: false, attempts, state };
       const info = await deps.ssm.send(
-        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [item.instanceId] }] }),
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: [item.instanceId] }],
+        }),
       );
       const ping = info.InstanceInformationList?.[0]?.PingStatus ?? 'NotRegistered';
       return { ready: ping === 'Online', attempts, state: `running, agent ${ping}` };
@@ -127,7 +139,14 @@ export const createInstanceMaintenance = (deps: {
           TimeoutSeconds: 600, // delivery: the agent was just seen online
         }),
       );
-      return { commandId: out.Command!.CommandId!, polls: 0, done: false, status: 'Pending', exitCode: null, output: null };
+      return {
+        commandId: out.Command!.CommandId!,
+        polls: 0,
+        done: false,
+        status: 'Pending',
+        exitCode: null,
+        output: null,
+      };
     },
 
     async pollCommand(item: InstanceItem): Promise<CommandProgress> {
@@ -146,7 +165,8 @@ export const createInstanceMaintenance = (deps: {
           done: done || exhausted,
           status: exhausted ? `${status} after ${polls} polls` : status,
           exitCode: done && out.ResponseCode !== undefined && out.ResponseCode >= 0 ? out.ResponseCode : null,
-          output: tail([out.StandardOutputContent, out.StandardErrorContent].filter(Boolean).join('\n')) || null,
+          output:
+            tail([out.StandardOutputContent, out.StandardErrorContent].filter(Boolean).join('\n')) || null,
         };
       } catch (error) {
         // Right after SendCommand the invocation may not exist yet (SSM is eventually consistent).
@@ -163,7 +183,10 @@ export const createInstanceMaintenance = (deps: {
 
     /** Gives the lease back and says how this instance went. */
     async release(item: InstanceItem): Promise<InstanceReport> {
-      await deps.leases.releaseInstance(item.instanceId, maintenanceLeaseKey(item.run.execution, item.instanceId));
+      await deps.leases.releaseInstance(
+        item.instanceId,
+        maintenanceLeaseKey(item.run.execution, item.instanceId),
+      );
       return reportOf(item);
     },
   };
@@ -178,7 +201,11 @@ export const reportOf = (item: InstanceItem): InstanceReport => {
     return { instanceId, outcome: 'skipped', reason: `no longer stopped (${causeOf(error)})` };
   if (error) return { instanceId, outcome: 'failed', reason: `${error.Error}: ${causeOf(error)}` };
   if (!command?.done) return { instanceId, outcome: 'failed', reason: 'the command never finished' };
-  const base = { instanceId, status: command.status ?? 'unknown', ...(command.output ? { output: command.output } : {}) };
+  const base = {
+    instanceId,
+    status: command.status ?? 'unknown',
+    ...(command.output ? { output: command.output } : {}),
+  };
   if (command.status === 'Success' && command.exitCode === 0) return { ...base, outcome: 'ok', exitCode: 0 };
   return {
     ...base,

@@ -42,7 +42,10 @@ export const maintenanceOf = (pools: readonly PoolConfig[], poolName: string) =>
 };
 
 /** The document's parameters for these settings (see infra/ssm-pool-maintenance.yaml). */
-export const commandParameters = (m: MaintenanceConfig, timeoutSeconds: number): Record<string, [string]> => ({
+export const commandParameters = (
+  m: MaintenanceConfig,
+  timeoutSeconds: number,
+): Record<string, [string]> => ({
   tasks: [m.tasks.join(',')],
   runnerVersion: [m.tasks.includes('runner-update') ? m.runnerVersion! : 'none'],
   runnerSha256: [m.tasks.includes('runner-update') ? m.runnerSha256! : 'none'],
@@ -79,7 +82,8 @@ export const planMaintenance = async (deps: {
         ...(NextToken ? { NextToken } : {}),
       }),
     );
-    for (const r of page.Reservations ?? []) for (const i of r.Instances ?? []) instanceIds.push(i.InstanceId!);
+    for (const r of page.Reservations ?? [])
+      for (const i of r.Instances ?? []) instanceIds.push(i.InstanceId!);
     NextToken = page.NextToken;
   } while (NextToken);
   const leaseSeconds = maintenance.budgetMinutes * 60;

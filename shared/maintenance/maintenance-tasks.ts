@@ -34,7 +34,8 @@ export const parseMaintenanceTask = (event: unknown): MaintenanceTask => {
   const e = (event ?? {}) as Record<string, unknown>;
   const action = e.action;
   if (action === 'plan') {
-    if (typeof e.pool !== 'string' || !e.pool) throw new BadMaintenanceTaskError('pool: expected a pool name');
+    if (typeof e.pool !== 'string' || !e.pool)
+      throw new BadMaintenanceTaskError('pool: expected a pool name');
     if (typeof e.execution !== 'string' || !e.execution)
       throw new BadMaintenanceTaskError('execution: expected the execution name');
     return { action, pool: e.pool, execution: e.execution };
@@ -71,7 +72,6 @@ export const createMaintenanceTasks = (deps: {
   instances: InstanceMaintenance;
   logger: Pick<Logger, 'info' | 'error'>;
 }) => {
-  
   return async (task: MaintenanceTask): Promise<unknown> => {
     switch (task.action) {
       case 'plan':

@@ -32,7 +32,10 @@ const startMaintenance = async (pool: string) => {
     method: 'POST',
     body: JSON.stringify({ pool }),
   });
-  return { status: response.status, body: (await response.json()) as { executionName?: string; error?: string } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { executionName?: string; error?: string },
+  };
 };
 
 const finishedExecution = (name: string) =>
@@ -46,10 +49,14 @@ const linuxInstances = async () => (await state(sandbox)).instances!.filter((i) 
 
 /** Every linux instance stopped and not leased: the pool as maintenance must leave it. */
 const poolAtRest = () =>
-  waitFor('the linux pool stopped and free', async () => {
-    const instances = await linuxInstances();
-    return instances.every((i) => i.state === 'stopped' && !i.jobId && !i.maintenance) && instances;
-  }, 30_000);
+  waitFor(
+    'the linux pool stopped and free',
+    async () => {
+      const instances = await linuxInstances();
+      return instances.every((i) => i.state === 'stopped' && !i.jobId && !i.maintenance) && instances;
+    },
+    30_000,
+  );
 
 describe('pool maintenance', () => {
   it('never starts, commands or stops an instance a job holds; maintains and stops the rest', async () => {
@@ -76,7 +83,9 @@ describe('pool maintenance', () => {
     const execution = await finishedExecution(started.body.executionName!);
 
     expect(execution).toMatchObject({ stateMachine: 'pool-maintenance', status: 'SUCCEEDED' });
-    const report = execution.report as { instances: { instanceId: string; outcome: string; reason?: string }[] };
+    const report = execution.report as {
+      instances: { instanceId: string; outcome: string; reason?: string }[];
+    };
     const others = (await linuxInstances())
       .map((i) => i.instanceId)
       .filter((id) => id !== running && id !== claimed);
@@ -87,22 +96,33 @@ describe('pool maintenance', () => {
     });
     // Not stopped when the run listed the pool: not in the run at all.
     expect(report.instances.find((i) => i.instanceId === running)).toBeUndefined();
-    expect(report.instances.filter((i) => i.outcome === 'ok').map((i) => i.instanceId).sort()).toEqual(
-      others.sort(),
-    );
+    expect(
+      report.instances
+        .filter((i) => i.outcome === 'ok')
+        .map((i) => i.instanceId)
+        .sort(),
+    ).toEqual(others.sort());
     // Both jobs' instances: no command, still running their jobs, no state change since.
     const now = await state(sandbox);
     expect(now.commands!.filter((c) => c.instanceId === running || c.instanceId === claimed)).toEqual([]);
-    expect(now.instances!.find((i) => i.instanceId === running)).toMatchObject({ state: 'running', jobId: runningJob });
+    expect(now.instances!.find((i) => i.instanceId === running)).toMatchObject({
+      state: 'running',
+      jobId: runningJob,
+    });
     expect(now.instances!.find((i) => i.instanceId === claimed)).toMatchObject({ jobId: lateJob });
     expect(touched.filter((t) => !t.endsWith(' running'))).toEqual([]);
     // The others were commanded once each, updated, stopped again and released.
     expect(
-      now.commands!.filter((c) => others.includes(c.instanceId)).map((c) => [c.instanceId, c.status, c.exitCode]).sort(),
+      now
+        .commands!.filter((c) => others.includes(c.instanceId))
+        .map((c) => [c.instanceId, c.status, c.exitCode])
+        .sort(),
     ).toEqual(others.map((id) => [id, 'Success', 0]).sort());
     await waitFor('the maintained instances stopped', async () => {
       const instances = (await linuxInstances()).filter((i) => others.includes(i.instanceId));
-      return instances.every((i) => i.state === 'stopped' && i.maintenance === null && i.runnerVersion === '2.321.0');
+      return instances.every(
+        (i) => i.state === 'stopped' && i.maintenance === null && i.runnerVersion === '2.321.0',
+      );
     });
     await completedJob(sandbox, runningJob, 30_000);
     await completedJob(sandbox, lateJob, 30_000);
@@ -137,7 +157,11 @@ describe('pool maintenance', () => {
     const report = execution.report as { failed: number; ok: number; instances: Record<string, unknown>[] };
     const failed = report.instances.filter((i) => i.outcome === 'failed');
     expect(failed).toEqual([
-      expect.objectContaining({ exitCode: 100, status: 'Failed', reason: 'command Failed with exit code 100' }),
+      expect.objectContaining({
+        exitCode: 100,
+        status: 'Failed',
+        reason: 'command Failed with exit code 100',
+      }),
     ]);
     expect(report.ok).toBe(5);
     const instances = await poolAtRest();

@@ -7,7 +7,9 @@ export const POOL_MAINTENANCE = 'pool-maintenance';
 export const POOL_MAINTENANCE_MACHINE = 'pool-maintenance';
 
 const definition = () =>
-  JSON.parse(readFileSync(new URL('../../state-machines/pool-maintenance.asl.json', import.meta.url), 'utf8'));
+  JSON.parse(
+    readFileSync(new URL('../../state-machines/pool-maintenance.asl.json', import.meta.url), 'utf8'),
+  );
 
 const registered = new WeakSet<Twin>();
 
@@ -34,7 +36,9 @@ export const startPoolMaintenance = (twin: Twin, config: SandboxConfig, body: st
   if (typeof pool !== 'string' || !withMaintenance.includes(pool)) {
     return {
       status: 400,
-      body: { error: `pool: expected one with maintenance configured (${withMaintenance.join(', ') || 'none'})` },
+      body: {
+        error: `pool: expected one with maintenance configured (${withMaintenance.join(', ') || 'none'})`,
+      },
     };
   }
   const name = `${pool}-maintenance-${new Date().toISOString().replace(/[:.]/g, '-')}`;

@@ -142,7 +142,9 @@ export class FaultInjector {
   #armExitCode(spec: Record<string, unknown>): ArmedFault {
     const commands = [...(this.catalog().commands ?? [])].sort();
     if (!this.catalog().commands?.has(String(spec.target)))
-      throw new FaultSpecError(`target: "${String(spec.target)}" is not a command a twin host runs; known: ${commands.join(', ')}`);
+      throw new FaultSpecError(
+        `target: "${String(spec.target)}" is not a command a twin host runs; known: ${commands.join(', ')}`,
+      );
     if (spec.error !== undefined) throw new FaultSpecError('give exitCode, not error, for a command target');
     const code = spec.exitCode;
     if (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255)

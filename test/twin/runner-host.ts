@@ -12,7 +12,11 @@ import type { CommandHost, CommandResult } from './ssm-commands.ts';
 export const MAINTENANCE_COMMANDS = ['disk-reclaim', 'runner-update', 'os-update'] as const;
 
 /** Simulated durations of each task (before timeScale). */
-const TASK_MS: Record<string, number> = { 'disk-reclaim': 20_000, 'runner-update': 30_000, 'os-update': 60_000 };
+const TASK_MS: Record<string, number> = {
+  'disk-reclaim': 20_000,
+  'runner-update': 30_000,
+  'os-update': 60_000,
+};
 const AGENT_START_MS = 5_000;
 
 export interface RunnerHostState {
@@ -37,7 +41,11 @@ export const createRunnerHosts = (options: {
   const stateOf = (instanceId: string) => {
     let state = hosts.get(instanceId);
     if (!state) {
-      state = { runnerVersion: options.initialRunnerVersion ?? '2.319.1', diskUsedGb: 41, maintainedAt: null };
+      state = {
+        runnerVersion: options.initialRunnerVersion ?? '2.319.1',
+        diskUsedGb: 41,
+        maintainedAt: null,
+      };
       hosts.set(instanceId, state);
     }
     return state;
@@ -51,24 +59,39 @@ export const createRunnerHosts = (options: {
       const stderr: Record<string, string> = {
         'disk-reclaim': 'Error response from daemon: a prune operation is already running',
         'runner-update': `checksum mismatch for actions-runner-linux-x64-${p.runnerVersion}.tar.gz`,
-        'os-update': 'Error: Failed to download metadata for repo \'amazonlinux\': Cannot download repomd.xml',
+        'os-update': "Error: Failed to download metadata for repo 'amazonlinux': Cannot download repomd.xml",
       };
-      return { ok: false, stdout: `== ${task}\n`, stderr: `${stderr[task] ?? 'failed'}\n!! ${task}: failed with exit code ${fault.exitCode}\n`, exitCode: fault.exitCode };
+      return {
+        ok: false,
+        stdout: `== ${task}\n`,
+        stderr: `${stderr[task] ?? 'failed'}\n!! ${task}: failed with exit code ${fault.exitCode}\n`,
+        exitCode: fault.exitCode,
+      };
     }
     switch (task) {
       case 'disk-reclaim': {
         const before = host.diskUsedGb;
         host.diskUsedGb = 12;
-        return { ok: true, stdout: `== disk-reclaim: before\n/dev/nvme0n1p1   60G   ${before}G   ${60 - before}G  ${Math.round((before / 60) * 100)}% /\nDeleted Images: …\nTotal reclaimed space: ${before - 12}GB\n== disk-reclaim: after\n/dev/nvme0n1p1   60G   12G   48G  20% /\nok: disk-reclaim\n` };
+        return {
+          ok: true,
+          stdout: `== disk-reclaim: before\n/dev/nvme0n1p1   60G   ${before}G   ${60 - before}G  ${Math.round((before / 60) * 100)}% /\nDeleted Images: …\nTotal reclaimed space: ${before - 12}GB\n== disk-reclaim: after\n/dev/nvme0n1p1   60G   12G   48G  20% /\nok: disk-reclaim\n`,
+        };
       }
       case 'runner-update': {
         const from = host.runnerVersion;
-        if (from === p.runnerVersion) return { ok: true, stdout: `runner already at ${from}\nok: runner-update\n` };
+        if (from === p.runnerVersion)
+          return { ok: true, stdout: `runner already at ${from}\nok: runner-update\n` };
         host.runnerVersion = p.runnerVersion!;
-        return { ok: true, stdout: `/tmp/tmp.x/actions-runner-linux-x64-${p.runnerVersion}.tar.gz: OK\nrunner updated from ${from} to ${p.runnerVersion}\nok: runner-update\n` };
+        return {
+          ok: true,
+          stdout: `/tmp/tmp.x/actions-runner-linux-x64-${p.runnerVersion}.tar.gz: OK\nrunner updated from ${from} to ${p.runnerVersion}\nok: runner-update\n`,
+        };
       }
       default:
-        return { ok: true, stdout: 'Dependencies resolved.\nUpgraded: 7 packages\nComplete!\nok: os-update\n' };
+        return {
+          ok: true,
+          stdout: 'Dependencies resolved.\nUpgraded: 7 packages\nComplete!\nok: os-update\n',
+        };
     }
   };
 

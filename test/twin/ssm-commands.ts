@@ -44,7 +44,13 @@ interface Invocation {
 }
 
 export interface SsmCommandsTwin extends TwinAwsService {
-  invocations(): { commandId: string; instanceId: string; document: string; status: string; exitCode: number | null }[];
+  invocations(): {
+    commandId: string;
+    instanceId: string;
+    document: string;
+    status: string;
+    exitCode: number | null;
+  }[];
 }
 
 /** SSM keeps the first 24,000 characters of stdout inline (8,000 of stderr through the console). */
@@ -61,15 +67,20 @@ export const createSsmCommandsTwin = (options: {
 
   const resolveParameters = (document: SsmDocument, given: Record<string, unknown>) => {
     const unknown = Object.keys(given).filter((key) => !(key in document.parameters));
-    if (unknown.length) throw new TwinAwsError('InvalidParameters', `unknown parameter(s): ${unknown.join(', ')}`);
+    if (unknown.length)
+      throw new TwinAwsError('InvalidParameters', `unknown parameter(s): ${unknown.join(', ')}`);
     return Object.fromEntries(
       Object.entries(document.parameters).map(([key, spec]) => {
         const values = given[key] as unknown[] | undefined;
-        const value = values === undefined ? spec.default : values.length === 1 ? String(values[0]) : undefined;
+        const value =
+          values === undefined ? spec.default : values.length === 1 ? String(values[0]) : undefined;
         if (value === undefined)
           throw new TwinAwsError('InvalidParameters', `parameter "${key}" needs exactly one value`);
         if (spec.allowedPattern && !new RegExp(spec.allowedPattern).test(value))
-          throw new TwinAwsError('InvalidParameters', `parameter "${key}" "${value}" fails its allowedPattern`);
+          throw new TwinAwsError(
+            'InvalidParameters',
+            `parameter "${key}" "${value}" fails its allowedPattern`,
+          );
         return [key, value];
       }),
     );
@@ -101,16 +112,29 @@ export const createSsmCommandsTwin = (options: {
       switch (operation) {
         case 'SendCommand': {
           const document = documents.get(String(input.DocumentName));
-          if (!document) throw new TwinAwsError('InvalidDocument', `document ${String(input.DocumentName)} does not exist`);
+          if (!document)
+            throw new TwinAwsError(
+              'InvalidDocument',
+              `document ${String(input.DocumentName)} does not exist`,
+            );
           const parameters = resolveParameters(document, (input.Parameters ?? {}) as Record<string, unknown>);
           const ids = (input.InstanceIds ?? []) as string[];
           const hosts = ids.map((id) => [id, options.hostOf(id)] as const);
           const offline = hosts.filter(([, host]) => !host?.agentOnline()).map(([id]) => id);
           if (!ids.length || offline.length)
-            throw new TwinAwsError('InvalidInstanceId', `Instances [${offline.join(', ')}] not in a valid state for account`);
+            throw new TwinAwsError(
+              'InvalidInstanceId',
+              `Instances [${offline.join(', ')}] not in a valid state for account`,
+            );
           const commandId = randomUUID();
           for (const [instanceId, host] of hosts) {
-            const invocation: Invocation = { commandId, instanceId, document: document.name, requestedAt: new Date(), status: 'InProgress' };
+            const invocation: Invocation = {
+              commandId,
+              instanceId,
+              document: document.name,
+              requestedAt: new Date(),
+              status: 'InProgress',
+            };
             invocations.push(invocation);
             host!.run(document.name, parameters).then(
               (result) => {
@@ -123,22 +147,44 @@ export const createSsmCommandsTwin = (options: {
               },
             );
           }
-          return { Command: { CommandId: commandId, DocumentName: document.name, InstanceIds: ids, Status: 'Pending', Parameters: input.Parameters ?? {} } };
+          return {
+            Command: {
+              CommandId: commandId,
+              DocumentName: document.name,
+              InstanceIds: ids,
+              Status: 'Pending',
+              Parameters: input.Parameters ?? {},
+            },
+          };
         }
         case 'GetCommandInvocation': {
-          const found = invocations.find((i) => i.commandId === input.CommandId && i.instanceId === input.InstanceId);
+          const found = invocations.find(
+            (i) => i.commandId === input.CommandId && i.instanceId === input.InstanceId,
+          );
           if (!found) throw new TwinAwsError('InvocationDoesNotExist', 'InvocationDoesNotExist');
           return view(found);
         }
         case 'ListCommandInvocations': {
           const matching = invocations.filter(
-            (i) => (!input.CommandId || i.commandId === input.CommandId) && (!input.InstanceId || i.instanceId === input.InstanceId),
+            (i) =>
+              (!input.CommandId || i.commandId === input.CommandId) &&
+              (!input.InstanceId || i.instanceId === input.InstanceId),
           );
           return {
             CommandInvocations: matching.map((i) => {
               const { StandardOutputContent, StandardErrorContent, ResponseCode, ...rest } = view(i);
               return input.Details
-                ? { ...rest, CommandPlugins: [{ Name: 'poolMaintenance', Status: i.status, ResponseCode, Output: inline(StandardOutputContent + StandardErrorContent, 2_500) }] }
+                ? {
+                    ...rest,
+                    CommandPlugins: [
+                      {
+                        Name: 'poolMaintenance',
+                        Status: i.status,
+                        ResponseCode,
+                        Output: inline(StandardOutputContent + StandardErrorContent, 2_500),
+                      },
+                    ],
+                  }
                 : rest;
             }),
           };

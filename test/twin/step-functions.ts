@@ -67,26 +67,35 @@ export const createStepFunctionsTwin = (options: {
   accountId: string;
   lambdas: (functionName: string) => TwinLambda | undefined;
 }): StepFunctionsTwin => {
-  const machines = new Map<string, { machine: StateMachine; definition: StateMachineDefinition; overrides: object }>();
+  const machines = new Map<
+    string,
+    { machine: StateMachine; definition: StateMachineDefinition; overrides: object }
+  >();
   const executions = new Map<string, Mutable<ExecutionView>>();
   const done = new Map<string, Promise<ExecutionView>>();
   const aborts = new Set<() => void>();
 
   const lambdaTask = (functionName: string) => async (input: unknown) => {
     const lambda = options.lambdas(functionName.split(':').pop()!);
-    if (!lambda) throw Object.assign(new Error(`Function not found: ${functionName}`), { name: 'Lambda.ResourceNotFoundException' });
+    if (!lambda)
+      throw Object.assign(new Error(`Function not found: ${functionName}`), {
+        name: 'Lambda.ResourceNotFoundException',
+      });
     return lambda.invoke(input);
   };
 
   return {
     register(name, definition, substitutions) {
-      const resolved = JSON.parse(substitute(JSON.stringify(definition), substitutions)) as StateMachineDefinition;
+      const resolved = JSON.parse(
+        substitute(JSON.stringify(definition), substitutions),
+      ) as StateMachineDefinition;
       const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
       const waits: Record<string, number> = {};
       const retries: Record<string, number[]> = {};
       for (const [stateName, state] of allStates(resolved as never)) {
         if (state.Type === 'Wait') {
-          if (typeof state.Seconds !== 'number') throw new Error(`${name}.${stateName}: the twin scales fixed Seconds only`);
+          if (typeof state.Seconds !== 'number')
+            throw new Error(`${name}.${stateName}: the twin scales fixed Seconds only`);
           waits[stateName] = state.Seconds * 1000 * options.timeScale;
         }
         if (Array.isArray(state.Retry))
@@ -111,14 +120,21 @@ export const createStepFunctionsTwin = (options: {
       machines.set(name, {
         machine,
         definition: resolved,
-        overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides: waits, retryIntervalOverrides: retries },
+        overrides: {
+          taskResourceLocalHandlers: taskHandlers,
+          waitTimeOverrides: waits,
+          retryIntervalOverrides: retries,
+        },
       });
     },
 
     startExecution(stateMachine, input, name = randomUUID()) {
       const registered = machines.get(stateMachine);
       if (!registered) throw new Error(`no state machine ${stateMachine}`);
-      if (executions.has(name)) throw Object.assign(new Error(`Execution ${name} already exists`), { name: 'ExecutionAlreadyExists' });
+      if (executions.has(name))
+        throw Object.assign(new Error(`Execution ${name} already exists`), {
+          name: 'ExecutionAlreadyExists',
+        });
       const startedAt = new Date().toISOString();
       const executionArn = `arn:aws:states:${options.region}:${options.accountId}:execution:${stateMachine}:${name}`;
       const view: Mutable<ExecutionView> = {
@@ -140,7 +156,10 @@ export const createStepFunctionsTwin = (options: {
         overrides: registered.overrides as never,
         context: {
           Execution: { Id: executionArn, Name: name, StartTime: startedAt, Input: input as never },
-          StateMachine: { Id: executionArn.replace(':execution:', ':stateMachine:').replace(`:${name}`, ''), Name: stateMachine },
+          StateMachine: {
+            Id: executionArn.replace(':execution:', ':stateMachine:').replace(`:${name}`, ''),
+            Name: stateMachine,
+          },
         },
       });
       aborts.add(execution.abort);
@@ -149,25 +168,35 @@ export const createStepFunctionsTwin = (options: {
           if (event.type === 'StateEntered') view.currentStep = event.state.name;
           // Caught and retried failures too: what an operator reads in the console's event history.
           if (event.type === 'StateFailed')
-            view.failures = [...view.failures, `${event.state.name}: ${event.Error}: ${String(event.Cause)}`.slice(0, 500)].slice(-20);
+            view.failures = [
+              ...view.failures,
+              `${event.state.name}: ${event.Error}: ${String(event.Cause)}`.slice(0, 500),
+            ].slice(-20);
         }
       })().catch(() => {});
-      const finished = execution.result.then(
-        (output) => {
-          view.status = 'SUCCEEDED';
-          view.output = output;
-        },
-        (error: Error) => {
-          view.status = error.name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : error.name === 'ExecutionAbortedError' ? 'ABORTED' : 'FAILED';
-          const cause = (error as { cause?: { name?: string; message?: string } }).cause;
-          view.error = cause?.name ?? error.name;
-          view.cause = cause?.message ?? error.message;
-        },
-      ).then(() => {
-        view.stoppedAt = new Date().toISOString();
-        aborts.delete(execution.abort);
-        return { ...view };
-      });
+      const finished = execution.result
+        .then(
+          (output) => {
+            view.status = 'SUCCEEDED';
+            view.output = output;
+          },
+          (error: Error) => {
+            view.status =
+              error.name === 'ExecutionTimeoutError'
+                ? 'TIMED_OUT'
+                : error.name === 'ExecutionAbortedError'
+                  ? 'ABORTED'
+                  : 'FAILED';
+            const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+            view.error = cause?.name ?? error.name;
+            view.cause = cause?.message ?? error.message;
+          },
+        )
+        .then(() => {
+          view.stoppedAt = new Date().toISOString();
+          aborts.delete(execution.abort);
+          return { ...view };
+        });
       done.set(name, finished);
       return { ...view };
     },

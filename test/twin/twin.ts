@@ -19,7 +19,12 @@ import { createStsTwin, type StsTwin } from './sts.ts';
 import { TwinQueue } from './sqs.ts';
 import { readDeployedTiming, scaleTiming, type TwinTiming } from './dispatch-timing.ts';
 import { createLambdaSessions, type LambdaSessions } from './lambda-sessions.ts';
-import { createSsmCommandsTwin, joinServices, loadSsmDocument, type SsmCommandsTwin } from './ssm-commands.ts';
+import {
+  createSsmCommandsTwin,
+  joinServices,
+  loadSsmDocument,
+  type SsmCommandsTwin,
+} from './ssm-commands.ts';
 import { createRunnerHosts, MAINTENANCE_COMMANDS } from './runner-host.ts';
 import { createStepFunctionsTwin, type StepFunctionsTwin } from './step-functions.ts';
 import type { TwinLambda } from './lambda-host.ts';
@@ -147,7 +152,10 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const runnerHosts = createRunnerHosts({ clock, ec2, faults, maintenanceDocument: MAINTENANCE_DOCUMENT });
   const ssmCommands = createSsmCommandsTwin({
     documents: [
-      loadSsmDocument(MAINTENANCE_DOCUMENT, new URL('../../infra/ssm-pool-maintenance.yaml', import.meta.url)),
+      loadSsmDocument(
+        MAINTENANCE_DOCUMENT,
+        new URL('../../infra/ssm-pool-maintenance.yaml', import.meta.url),
+      ),
     ],
     hostOf: runnerHosts.hostOf,
     instanceIds: () => ec2.list().map((i) => i.instanceId),
