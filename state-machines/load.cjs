@@ -2,7 +2,6 @@
 // CloudFormation references. The ASL files stay pure (asl-validator and the twin read them as they
 // are); serverless-step-functions rejects definitionSubstitutions (ARCHITECTURE.md), so this does it.
 const { readFileSync } = require('node:fs');
-const { join } = require('node:path');
 
 /** Placeholder → the reference deployed in its place. */
 const REFERENCES = {
@@ -22,6 +21,7 @@ const resolve = (value) => {
   return value;
 };
 
-const load = (file) => resolve(JSON.parse(readFileSync(join(__dirname, file), 'utf8')));
+// Resolved beside this file, wherever osls runs from.
+const load = (file) => resolve(JSON.parse(readFileSync(require.resolve(`./${file}`), 'utf8')));
 
 module.exports.poolMaintenance = () => load('pool-maintenance.asl.json');
