@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../http/errors.ts';
 import { describeIssue } from './describe-issue.ts';
+import { eventBridgeCronProblem } from '../maintenance/eventbridge-cron.ts';
 
 /**
  * One YAML file describes a deployment: the GHES it serves, the GitHub App, and the runner pools.
@@ -64,6 +65,40 @@ const ec2WakeSettings = z.strictObject({
   tagValue: z.optional(nonEmpty),
 });
 
+/** What the pool-maintenance SSM document can do (infra/ssm-pool-maintenance.yaml). */
+export const MAINTENANCE_TASKS = ['disk-reclaim', 'runner-update', 'os-update'] as const;
+
+/**
+ * Scheduled upkeep of an ec2-wake pool's stopped instances (state-machines/pool-maintenance.asl.json).
+ * Every value here reaches the instance only as a typed SSM document parameter with an
+ * `allowedPattern`, so the patterns below are the same ones the document enforces.
+ */
+const maintenanceSettings = z.strictObject({
+  /** EventBridge cron, outside busy hours, e.g. `cron(0 3 ? * SUN *)` (UTC). */
+  schedule: z.string().check(
+    z.refine((value) => eventBridgeCronProblem(value) === undefined, {
+      error: (issue) => eventBridgeCronProblem(String(issue.input)) ?? 'expected a cron expression',
+    }),
+  ),
+  /** Instances woken at once; the rest of the pool stays ready for jobs. @default 2 */
+  batchSize: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10)), 2),
+  tasks: z.array(z.enum(MAINTENANCE_TASKS)).check(
+    z.minLength(1, 'expected at least one task'),
+    z.refine((tasks) => new Set(tasks).size === tasks.length, 'expected each task once'),
+  ),
+  /** Actions runner version for `runner-update`, e.g. 2.321.0. */
+  runnerVersion: z.optional(
+    z.string().check(z.regex(/^2\.\d{1,4}\.\d{1,4}$/, 'expected an Actions runner version such as 2.321.0')),
+  ),
+  /** SHA-256 of `actions-runner-linux-<arch>-<version>.tar.gz` (from the release notes), for `runner-update`. */
+  runnerSha256: z.optional(z.string().check(z.regex(/^[a-f0-9]{64}$/, 'expected 64 lowercase hex digits'))),
+  /**
+   * The whole run's budget: leases last this long, so an instance a failed run left claimed is
+   * free again after it, and each instance's command is cut off well inside it. @default 60
+   */
+  budgetMinutes: z._default(z.number().check(z.int(), z.minimum(10), z.maximum(720)), 60),
+});
+
 export const poolSchema = z.strictObject({
   name: z
     .string()
@@ -93,6 +128,8 @@ export const poolSchema = z.strictObject({
   idleMinutes: z._default(z.number().check(z.positive()), 10),
   codebuild: z.optional(codebuildSettings),
   ec2: z.optional(ec2WakeSettings),
+  /** Scheduled upkeep of the pool's stopped instances (ec2-wake only). */
+  maintenance: z.optional(maintenanceSettings),
 });
 
 export const deploymentConfigSchema = z.strictObject({
@@ -115,6 +152,22 @@ export const deploymentConfigSchema = z.strictObject({
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
 export type PoolConfig = z.infer<typeof poolSchema>;
+
+export type MaintenanceConfig = NonNullable<PoolConfig['maintenance']>;
+
+const maintenanceProblems = (pool: PoolConfig, at: string): string[] => {
+  const { maintenance } = pool;
+  if (!maintenance) return [];
+  if (pool.provider !== 'ec2-wake') return [`${at}: only for provider ec2-wake`];
+  // The maintenance role acts in the home account only; another account's instances are not its own.
+  if (pool.roleArn) return [`${at}: not supported for a pool with roleArn (instances in another account)`];
+  const updates = maintenance.tasks.includes('runner-update');
+  return [
+    ...(updates && !maintenance.runnerVersion ? [`${at}.runnerVersion: required for runner-update`] : []),
+    ...(updates && !maintenance.runnerSha256 ? [`${at}.runnerSha256: required for runner-update`] : []),
+    ...(!updates && maintenance.runnerVersion ? [`${at}.runnerVersion: only with runner-update`] : []),
+  ];
+};
 
 /** Checks that need the whole document: unique names, fallbacks that exist and do not loop, regexes that compile. */
 export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): string[] => {
@@ -142,6 +195,7 @@ export const crossCheckPools = (pools: readonly PoolConfig[], at = 'pools'): str
     if (pool.provider !== 'ec2-wake' && pool.ec2) {
       problems.push(`${at}[${i}].ec2: only for provider ec2-wake`);
     }
+    problems.push(...maintenanceProblems(pool, `${at}[${i}].maintenance`));
   });
   pools.forEach((pool, i) => {
     if (pool.fallback === undefined) return;

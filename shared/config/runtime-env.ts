@@ -131,3 +131,32 @@ export const readReconcilerEnv = (env: Env = process.env): ReconcilerEnv => ({
   maxDispatches: positiveNumber(env, 'RECONCILE_MAX_DISPATCHES', 25),
   staleSeconds: positiveNumber(env, 'RECONCILE_STALE_SECONDS', 600),
 });
+
+export interface PoolMaintenanceEnv {
+  readonly aws: AwsConnection;
+  readonly leasesTable: string;
+  readonly deploymentConfig: string;
+  /** The dispatcher's: the maintenance marker goes where a job's credentials would. */
+  readonly runnerParameterPrefix: string;
+  readonly runnerInstanceArnPrefix: string;
+  /** The SSM Command document (infra/ssm-pool-maintenance.yaml) as deployed. */
+  readonly documentName: string;
+}
+
+export const readPoolMaintenanceEnv = (env: Env = process.env): PoolMaintenanceEnv => {
+  const v = required(env, [
+    'LEASES_TABLE',
+    'DEPLOYMENT_CONFIG',
+    'RUNNER_PARAMETER_PREFIX',
+    'RUNNER_INSTANCE_ARN_PREFIX',
+    'MAINTENANCE_DOCUMENT_NAME',
+  ]);
+  return {
+    aws: readAwsConnection(env),
+    leasesTable: v.LEASES_TABLE!,
+    deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
+    runnerInstanceArnPrefix: v.RUNNER_INSTANCE_ARN_PREFIX!,
+    documentName: v.MAINTENANCE_DOCUMENT_NAME!,
+  };
+};

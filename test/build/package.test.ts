@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   readDispatcherEnv,
   readReconcilerEnv,
+  readPoolMaintenanceEnv,
   readWebhookIntakeEnv,
 } from '../../shared/config/runtime-env.ts';
 
@@ -16,7 +17,11 @@ const { secretResources } = createRequire(import.meta.url)('../../infra/deployme
 };
 
 // AWS offers no resource-level permission for these read-only calls (Service Authorization Reference).
-const describeOnly = new Set(['ec2:DescribeInstances']);
+const describeOnly = new Set([
+  'ec2:DescribeInstances',
+  'ssm:DescribeInstanceInformation',
+  'ssm:GetCommandInvocation',
+]);
 
 /** `osls package` builds the CloudFormation template offline; its IAM must stay least-privilege. */
 describe('serverless package', () => {
@@ -120,6 +125,54 @@ describe('serverless package', () => {
   );
 
   it(
+    'packages pool maintenance: the pure ASL with the task ARN injected, a schedule per pool, least-privilege IAM',
+    { timeout: 60_000 },
+    () => {
+      const resources = resourcesOf();
+      const machine = Object.values(resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+      const definition = JSON.stringify(machine.Properties.DefinitionString);
+      expect(definition).not.toContain('${PoolMaintenanceFunctionArn}');
+      expect(definition).toContain('PoolDashmaintenanceLambdaFunction');
+      // The example config maintains `linux` on Sundays: its schedule starts the machine with that pool.
+      const rules = Object.values(resources).filter(
+        (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes('pool'),
+      );
+      expect(
+        rules.map((r) => [r.Properties.ScheduleExpression, JSON.parse(r.Properties.Targets[0].Input)]),
+      ).toEqual([['cron(0 3 ? * SUN *)', { pool: 'linux' }]]);
+      const document = resources.PoolMaintenanceDocument!;
+      expect(document.Properties).toMatchObject({ DocumentType: 'Command' });
+      const statements = statementsOf(resources.PoolMaintenanceRole!);
+      const allowing = (action: string) =>
+        statements.filter((st: any) => [st.Action].flat().includes(action));
+      // SendCommand: this document, and instances of the maintained pools only.
+      expect(allowing('ssm:SendCommand').map((st: any) => JSON.stringify(st.Resource))).toEqual([
+        expect.stringContaining(':document/${PoolMaintenanceDocument}'),
+        expect.stringContaining(':instance/*'),
+      ]);
+      expect(allowing('ssm:SendCommand')[1].Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/ghes-cp:pool': ['linux'] },
+      });
+      for (const action of ['ec2:StartInstances', 'ec2:StopInstances']) {
+        const [grant] = allowing(action);
+        expect(grant.Condition.StringEquals['aws:ResourceTag/ghes-cp:pool'], action).toEqual(['linux']);
+        expect(grant.Condition.StringEquals['aws:ResourceTag/ghes-cp:parameter-prefix'], action).toBe(
+          '/ghes-control-plane/dev/runners',
+        );
+      }
+      // The state machine's own role may invoke only its task function.
+      const machineRole = resources[machine.Properties.RoleArn['Fn::GetAtt'][0]]!;
+      const invokes = statementsOf(machineRole).filter((st: any) =>
+        [st.Action].flat().includes('lambda:InvokeFunction'),
+      );
+      expect(JSON.stringify(invokes.map((st: any) => st.Resource))).toContain(
+        'PoolDashmaintenanceLambdaFunction',
+      );
+      expect(JSON.stringify(invokes.map((st: any) => st.Resource))).not.toContain('"*"');
+    },
+  );
+
+  it(
     'grants partial secret ARNs with the random suffix AWS appends, so the grant matches the secret',
     {
       timeout: 60_000,
@@ -147,6 +200,7 @@ describe('function environments', () => {
     GithubDashwebhookLambdaFunction: readWebhookIntakeEnv,
     RunnerDashdispatcherLambdaFunction: readDispatcherEnv,
     RunnerDashreconcilerLambdaFunction: (env) => [readDispatcherEnv(env), readReconcilerEnv(env)],
+    PoolDashmaintenanceLambdaFunction: readPoolMaintenanceEnv,
   };
   // Lambda sets these itself.
   const lambdaSets = {

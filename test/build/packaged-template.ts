@@ -31,6 +31,7 @@ export const packageForStage = (stage: string): PackagedTemplate => {
       'infra',
       'functions',
       'shared',
+      'state-machines',
     ])
       symlinkSync(resolve(entry), join(service, entry));
     execFileSync('npx', ['osls', 'package', '--stage', stage], {

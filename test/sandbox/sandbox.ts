@@ -16,6 +16,7 @@ import {
   parseQueuedJobsRequest,
   QueuedJobsRequestError,
 } from '../twin/github-queued-jobs.ts';
+import { startPoolMaintenance, POOL_MAINTENANCE } from './pool-maintenance.ts';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -134,6 +135,14 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     faults: twin.faults,
     metrics,
   });
+  const poolMaintenance: TwinLambda = await loadTwinLambda({
+    name: POOL_MAINTENANCE,
+    modulePath: functionPath(POOL_MAINTENANCE),
+    env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: `twin-${POOL_MAINTENANCE}` },
+    timeoutMs: twin.timing.dispatcher.timeoutMs,
+    sessions: twin.lambdaSessions,
+  });
+  twin.registerLambda(poolMaintenance);
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
   let reconciling = false;
@@ -243,6 +252,11 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       }
     },
     'GET /sandbox/state': async (_req, res) => sendJson(res, 200, await state()),
+    // What a pool's maintenance schedule does, now: 202 with the execution's name.
+    'POST /sandbox/maintenance': async (req, res) => {
+      const answer = startPoolMaintenance(twin, config, (await readBody(req, 64 * 1024)).toString('utf8'));
+      sendJson(res, answer.status, answer.body);
+    },
     'GET /sandbox/faults': async (_req, res) => sendJson(res, 200, { faults: twin.faults.list() }),
     'POST /sandbox/faults': async (req, res) => {
       let body: unknown;
@@ -291,6 +305,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'github-webhook': webhook.stats,
       'runner-dispatcher': dispatcher.stats,
       'runner-reconciler': reconciler.stats,
+      [POOL_MAINTENANCE]: poolMaintenance.stats,
     },
     reconciler: reconcileRuns,
     metrics: metrics.summary(),

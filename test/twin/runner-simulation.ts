@@ -32,7 +32,7 @@ export const simulateRunners = (options: {
     const raw = parameter ? ssm.take(parameter, from) : undefined;
     if (!raw) return false;
     const credentials = JSON.parse(raw) as {
-      kind: 'jit' | 'registration';
+      kind: 'jit' | 'registration' | 'maintenance';
       runnerName: string;
       encodedJitConfig?: string;
       token?: string;
@@ -41,6 +41,9 @@ export const simulateRunners = (options: {
       idleMinutes?: number;
       runnerGroup?: string;
     };
+    // Woken by pool maintenance: the boot script starts no runner and keeps the machine up for the
+    // SSM command; the state machine stops it.
+    if (credentials.kind === 'maintenance') return true;
     const idleMs = (credentials.idleMinutes ?? 10) * 60_000;
     resourceByRunner.set(credentials.runnerName, resourceId);
     github.startRunner(

@@ -19,6 +19,15 @@ import { createStsTwin, type StsTwin } from './sts.ts';
 import { TwinQueue } from './sqs.ts';
 import { readDeployedTiming, scaleTiming, type TwinTiming } from './dispatch-timing.ts';
 import { createLambdaSessions, type LambdaSessions } from './lambda-sessions.ts';
+import {
+  createSsmCommandsTwin,
+  joinServices,
+  loadSsmDocument,
+  type SsmCommandsTwin,
+} from './ssm-commands.ts';
+import { createRunnerHosts, MAINTENANCE_COMMANDS } from './runner-host.ts';
+import { createStepFunctionsTwin, type StepFunctionsTwin } from './step-functions.ts';
+import type { TwinLambda } from './lambda-host.ts';
 
 /**
  * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
@@ -44,6 +53,11 @@ export interface Twin {
   readonly timing: TwinTiming;
   /** Per-container credentials: the endpoint refuses those of a container discarded after a timeout. */
   readonly lambdaSessions: LambdaSessions;
+  /** SSM Run Command, answered by the simulated runner hosts. */
+  readonly ssmCommands: SsmCommandsTwin;
+  /** Step Functions running the real ASL; its Lambda tasks invoke the Lambdas registered here. */
+  readonly stepFunctions: StepFunctionsTwin;
+  registerLambda(lambda: TwinLambda): void;
   /** Where simulated runners send their signed webhooks (the sandbox's own route). */
   setWebhookTarget(url: string): void;
   /** The sandbox reports every delivery its intake accepted: GitHub's truth for the twin. */
@@ -57,6 +71,8 @@ export const EVENT_BUS_NAME = 'ghes-control-plane';
 export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 /** About 0.6 MB of state, polled every few ms by tests; the deliveries API keeps 10,000. */
 export const HOOK_DELIVERIES_SHOWN = 2_000;
+/** The pool-maintenance SSM document (infra/ssm-pool-maintenance.yaml) as the twin deploys it. */
+export const MAINTENANCE_DOCUMENT = 'ghes-cp-pool-maintenance';
 
 /** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
 let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
@@ -65,6 +81,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
   const services: TwinAwsService[] = [];
   const faults = new FaultInjector(() => ({ targets: faultTargetsOf(services) }));
+  // A command a runner host runs fails with an exit code, not an AWS error: `{"target":"ssm:os-update","exitCode":100}`.
+  for (const task of MAINTENANCE_COMMANDS)
+    faults.define(`ssm:${task}`, { errors: { CommandFailed: 0 }, defaultError: 'CommandFailed', settings: ['exitCode'] });
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
@@ -128,7 +147,25 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       ],
     ]),
   });
-  services.push(dynamo, secrets, events, ssm, ec2, codebuild, sts);
+  const runnerHosts = createRunnerHosts({ clock, ec2, faults, maintenanceDocument: MAINTENANCE_DOCUMENT });
+  const ssmCommands = createSsmCommandsTwin({
+    documents: [
+      loadSsmDocument(
+        MAINTENANCE_DOCUMENT,
+        new URL('../../infra/ssm-pool-maintenance.yaml', import.meta.url),
+      ),
+    ],
+    hostOf: runnerHosts.hostOf,
+    instanceIds: () => ec2.list().map((i) => i.instanceId),
+  });
+  const lambdas = new Map<string, TwinLambda>();
+  const stepFunctions = createStepFunctionsTwin({
+    timeScale: config.sandbox.timeScale,
+    region: config.region,
+    accountId: config.sandbox.accountId,
+    lambdas: (name) => lambdas.get(name),
+  });
+  services.push(dynamo, secrets, events, joinServices(ssm, ssmCommands), ec2, codebuild, sts);
   const endpoint = await startTwinAwsEndpoint(services.map(lambdaSessions.guard), faults);
 
   let webhookTarget = '';
@@ -191,6 +228,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       }))
       .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
 
+  const maintenanceOf = (jobKey: unknown) =>
+    typeof jobKey === 'string' && jobKey.startsWith('maintenance#') ? jobKey.split('#')[1]! : null;
   const jobIdOf = (jobKey: unknown) =>
     typeof jobKey === 'string' ? Number(jobKey.split('#')[0]) : undefined;
 
@@ -208,6 +247,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     github,
     queues,
     alerts,
+    ssmCommands,
+    stepFunctions,
+    registerLambda: (lambda) => void lambdas.set(lambda.name, lambda),
     timing,
     lambdaSessions,
     lambdaEnv: {
@@ -223,6 +265,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       DEPLOYMENT_CONFIG: JSON.stringify(deploymentConfig),
       RUNNER_PARAMETER_PREFIX,
       RUNNER_INSTANCE_ARN_PREFIX: instanceArnPrefix,
+      MAINTENANCE_DOCUMENT_NAME: MAINTENANCE_DOCUMENT,
       // Scaled with the dispatcher's timeout and the queue's visibility timeout (dispatch-timing.ts).
       DISPATCH_LEASE_SECONDS: String(timing.dispatcher.leaseSeconds),
       DISPATCHER_TIMEOUT_SECONDS: String(timing.dispatcher.timeoutMs / 1000),
@@ -252,7 +295,10 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
           az: i.az,
           instanceType: i.instanceType,
           account: i.account,
-          jobId: jobIdOf(leaseOf(`instance#${i.instanceId}`)?.jobKey) ?? null,
+          jobId: jobIdOf(leaseOf(`instance#${i.instanceId}`)?.jobKey) || null,
+          /** The maintenance execution holding the instance's lease. */
+          maintenance: maintenanceOf(leaseOf(`instance#${i.instanceId}`)?.jobKey),
+          runnerVersion: runnerHosts.state(i.instanceId)?.runnerVersion ?? null,
         })),
         builds: codebuild.list().map((b) => ({
           id: b.id,
@@ -268,7 +314,19 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
           /** The parameter holding its runner credentials (a name only: the value never leaves SSM). */
           credentialsParameter: b.environmentVariables.RUNNER_CREDENTIALS ?? null,
         })),
-        executions: [],
+        executions: stepFunctions.list().map((e) => ({
+          name: e.name,
+          stateMachine: e.stateMachine,
+          status: e.status,
+          startedAt: e.startedAt,
+          stoppedAt: e.stoppedAt,
+          currentStep: e.currentStep,
+          input: e.input,
+          ...(e.error ? { error: e.error, cause: e.cause } : {}),
+          /** The run's own report (pool-maintenance: `instances[]` with each outcome). */
+          report: e.output,
+        })),
+        commands: ssmCommands.invocations(),
         locks: [],
         appliances: [],
         slack: [],
@@ -286,6 +344,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       };
     },
     async close() {
+      stepFunctions.close();
       clock.close();
       for (const queue of queues.values()) queue.close();
       ec2.close();

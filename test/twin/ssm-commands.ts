@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { TwinAwsError, type TwinAwsService } from './aws-endpoint.ts';
+
+/**
+ * SSM Run Command for the twin: SendCommand, GetCommandInvocation, ListCommandInvocations and
+ * DescribeInstanceInformation, answered by simulated hosts (a runner instance here; GHES appliances
+ * later). Documents are the real files in infra/: parameters are checked against their
+ * `allowedPattern` as SSM does before anything runs. A host whose agent is offline (instance stopped
+ * or still booting) makes SendCommand fail with InvalidInstanceId, as SSM does.
+ */
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CommandHost {
+  /** The SSM agent is registered and pinging: instance running and its agent started. */
+  agentOnline(): boolean;
+  /** Runs the document with the given (validated) parameters; takes simulated time. */
+  run(document: string, parameters: Readonly<Record<string, string>>): Promise<CommandResult>;
+}
+
+export interface SsmDocument {
+  readonly name: string;
+  readonly parameters: Readonly<Record<string, { allowedPattern?: string; default?: string }>>;
+}
+
+/** An SSM document file (schemaVersion 2.2 YAML) under the name it is deployed as. */
+export const loadSsmDocument = (name: string, path: URL): SsmDocument => {
+  const content = parse(readFileSync(path, 'utf8')) as { parameters?: SsmDocument['parameters'] };
+  return { name, parameters: content.parameters ?? {} };
+};
+
+interface Invocation {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly document: string;
+  readonly requestedAt: Date;
+  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+  result?: CommandResult;
+}
+
+export interface SsmCommandsTwin extends TwinAwsService {
+  invocations(): {
+    commandId: string;
+    instanceId: string;
+    document: string;
+    status: string;
+    exitCode: number | null;
+  }[];
+}
+
+/** SSM keeps the first 24,000 characters of stdout inline (8,000 of stderr through the console). */
+const inline = (text: string, max: number) => text.slice(0, max);
+
+export const createSsmCommandsTwin = (options: {
+  documents: readonly SsmDocument[];
+  hostOf: (instanceId: string) => CommandHost | undefined;
+  /** Instances SSM knows (managed instances), for DescribeInstanceInformation. */
+  instanceIds: () => readonly string[];
+}): SsmCommandsTwin => {
+  const documents = new Map(options.documents.map((d) => [d.name, d]));
+  const invocations: Invocation[] = [];
+
+  const resolveParameters = (document: SsmDocument, given: Record<string, unknown>) => {
+    const unknown = Object.keys(given).filter((key) => !(key in document.parameters));
+    if (unknown.length)
+      throw new TwinAwsError('InvalidParameters', `unknown parameter(s): ${unknown.join(', ')}`);
+    return Object.fromEntries(
+      Object.entries(document.parameters).map(([key, spec]) => {
+        const values = given[key] as unknown[] | undefined;
+        const value =
+          values === undefined ? spec.default : values.length === 1 ? String(values[0]) : undefined;
+        if (value === undefined)
+          throw new TwinAwsError('InvalidParameters', `parameter "${key}" needs exactly one value`);
+        if (spec.allowedPattern && !new RegExp(spec.allowedPattern).test(value))
+          throw new TwinAwsError(
+            'InvalidParameters',
+            `parameter "${key}" "${value}" fails its allowedPattern`,
+          );
+        return [key, value];
+      }),
+    );
+  };
+
+  const view = (i: Invocation) => ({
+    CommandId: i.commandId,
+    InstanceId: i.instanceId,
+    DocumentName: i.document,
+    Status: i.status,
+    StatusDetails: i.status,
+    ResponseCode: i.result?.exitCode ?? -1,
+    RequestedDateTime: i.requestedAt.getTime() / 1000,
+    StandardOutputContent: inline(i.result?.stdout ?? '', 24_000),
+    StandardErrorContent: inline(i.result?.stderr ?? '', 8_000),
+  });
+
+  return {
+    id: 'ssm',
+    signingName: 'ssm',
+    protocol: 'json',
+    operations: {
+      SendCommand: { InvalidInstanceId: 400, InvalidDocument: 400, InvalidParameters: 400 },
+      GetCommandInvocation: { InvocationDoesNotExist: 400, InvalidCommandId: 400 },
+      ListCommandInvocations: { InvalidCommandId: 400 },
+      DescribeInstanceInformation: { InvalidInstanceId: 400 },
+    },
+    async handle({ operation, input }) {
+      switch (operation) {
+        case 'SendCommand': {
+          const document = documents.get(String(input.DocumentName));
+          if (!document)
+            throw new TwinAwsError(
+              'InvalidDocument',
+              `document ${String(input.DocumentName)} does not exist`,
+            );
+          const parameters = resolveParameters(document, (input.Parameters ?? {}) as Record<string, unknown>);
+          const ids = (input.InstanceIds ?? []) as string[];
+          const hosts = ids.map((id) => [id, options.hostOf(id)] as const);
+          const offline = hosts.filter(([, host]) => !host?.agentOnline()).map(([id]) => id);
+          if (!ids.length || offline.length)
+            throw new TwinAwsError(
+              'InvalidInstanceId',
+              `Instances [${offline.join(', ')}] not in a valid state for account`,
+            );
+          const commandId = randomUUID();
+          for (const [instanceId, host] of hosts) {
+            const invocation: Invocation = {
+              commandId,
+              instanceId,
+              document: document.name,
+              requestedAt: new Date(),
+              status: 'InProgress',
+            };
+            invocations.push(invocation);
+            host!.run(document.name, parameters).then(
+              (result) => {
+                invocation.result = result;
+                invocation.status = result.exitCode === 0 ? 'Success' : 'Failed';
+              },
+              (error: Error) => {
+                invocation.result = { exitCode: -1, stdout: '', stderr: error.message };
+                invocation.status = 'Failed';
+              },
+            );
+          }
+          return {
+            Command: {
+              CommandId: commandId,
+              DocumentName: document.name,
+              InstanceIds: ids,
+              Status: 'Pending',
+              Parameters: input.Parameters ?? {},
+            },
+          };
+        }
+        case 'GetCommandInvocation': {
+          const found = invocations.find(
+            (i) => i.commandId === input.CommandId && i.instanceId === input.InstanceId,
+          );
+          if (!found) throw new TwinAwsError('InvocationDoesNotExist', 'InvocationDoesNotExist');
+          return view(found);
+        }
+        case 'ListCommandInvocations': {
+          const matching = invocations.filter(
+            (i) =>
+              (!input.CommandId || i.commandId === input.CommandId) &&
+              (!input.InstanceId || i.instanceId === input.InstanceId),
+          );
+          return {
+            CommandInvocations: matching.map((i) => {
+              const { StandardOutputContent, StandardErrorContent, ResponseCode, ...rest } = view(i);
+              return input.Details
+                ? {
+                    ...rest,
+                    CommandPlugins: [
+                      {
+                        Name: 'poolMaintenance',
+                        Status: i.status,
+                        ResponseCode,
+                        Output: inline(StandardOutputContent + StandardErrorContent, 2_500),
+                      },
+                    ],
+                  }
+                : rest;
+            }),
+          };
+        }
+        case 'DescribeInstanceInformation': {
+          const filters = (input.Filters ?? []) as { Key: string; Values: string[] }[];
+          const wanted = filters.find((f) => f.Key === 'InstanceIds')?.Values;
+          const ids = options.instanceIds().filter((id) => !wanted || wanted.includes(id));
+          return {
+            InstanceInformationList: ids.map((id) => ({
+              InstanceId: id,
+              PingStatus: options.hostOf(id)?.agentOnline() ? 'Online' : 'ConnectionLost',
+              PlatformType: 'Linux',
+              ResourceType: 'EC2Instance',
+            })),
+          };
+        }
+        default:
+          throw new Error(`the SSM commands twin lists ${operation} but does not handle it`);
+      }
+    },
+    invocations: () =>
+      invocations.map((i) => ({
+        commandId: i.commandId,
+        instanceId: i.instanceId,
+        document: i.document,
+        status: i.status,
+        exitCode: i.result?.exitCode ?? null,
+      })),
+  };
+};
+
+/** One AWS service id answered by two twins (Parameter Store and Run Command are both `ssm`). */
+export const joinServices = (first: TwinAwsService, second: TwinAwsService): TwinAwsService => ({
+  id: first.id,
+  signingName: first.signingName,
+  protocol: first.protocol,
+  operations: { ...first.operations, ...second.operations },
+  handle: (request) => (request.operation in second.operations ? second : first).handle(request),
+});
