@@ -192,6 +192,23 @@ describe('serverless package', () => {
       expect(secretGrants('RunnerDispatcherRole')).toEqual([`${arn}/github-app-key-??????`]);
     },
   );
+
+  it('lets the runner instances take Run Command without reading any parameter beyond their own', () => {
+    const role = resourcesOf().RunnerInstanceRole!;
+    // The managed AmazonSSMManagedInstanceCore would allow ssm:GetParameter(s) on every parameter.
+    expect(role.Properties.ManagedPolicyArns ?? []).toEqual([]);
+    const statements = statementsOf(role);
+    const actionsOn = (resource: string) =>
+      statements
+        .filter((st: any) => [st.Resource].flat().includes(resource))
+        .flatMap((st: any) => [st.Action].flat());
+    expect(actionsOn('*')).toEqual(
+      expect.arrayContaining(['ssm:UpdateInstanceInformation', 'ec2messages:GetMessages']),
+    );
+    expect(actionsOn('*').filter((action: string) => /^ssm:(Get|Delete|Describe)Param/.test(action))).toEqual(
+      [],
+    );
+  });
 });
 
 describe('function environments', () => {
