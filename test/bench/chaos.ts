@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Sandbox } from '../sandbox/sandbox.ts';
+import { startTestSandbox, state } from '../support/sandbox-driver.ts';
+import { percentile } from './stats.ts';
+
+/**
+ * Chaos: 1,000 jobs queued the way GHES queues them (`POST /sandbox/github/jobs`: the twin's GitHub
+ * sends each signed webhook itself) while deliveries get lost, the dispatcher crashes and EC2 runs
+ * out of capacity; then the same jobs once more with nothing failing, to count what AWS bills.
+ * Times are simulated (real time ÷ timeScale), since the reconciler's minute is simulated too.
+ */
+const TIME_SCALE = 0.02;
+const RUNS = 10;
+const JOBS_PER_RUN = 100;
+const LABELS = ['self-hosted', 'linux', 'x64'];
+
+interface Observed {
+  readonly submittedAt: Map<number, number>;
+  readonly startedAt: Map<number, number>;
+  readonly completedAt: Map<number, number>;
+}
+
+const startChaosSandbox = () =>
+  startTestSandbox((config) => {
+    config.sandbox.timeScale = TIME_SCALE;
+    config.sandbox.schedules = true; // the reconciler runs every simulated minute
+    config.sandbox.instances = [
+      { pool: 'linux', az: 'eu-west-1a', instanceType: 'm7i.large', count: 20 },
+      { pool: 'linux', az: 'eu-west-1b', instanceType: 'm6i.large', count: 20 },
+    ];
+    for (const pool of config.pools) {
+      if (pool.name === 'linux') pool.maxConcurrent = 40;
+      if (pool.name === 'linux-codebuild') pool.maxConcurrent = 200;
+    }
+  });
+
+const arm = async (sandbox: Sandbox, fault: Record<string, unknown>) => {
+  const response = await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(fault) });
+  if (response.status !== 201) throw new Error(`fault refused: ${await response.text()}`);
+};
+
+/** Queues RUNS × JOBS_PER_RUN jobs and follows them on the twin's GitHub until every one completed. */
+const runJobs = async (sandbox: Sandbox, deadlineMs: number): Promise<Observed & { jobIds: number[] }> => {
+  const observed: Observed = { submittedAt: new Map(), startedAt: new Map(), completedAt: new Map() };
+  const jobIds: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const response = await fetch(`${sandbox.url}/sandbox/github/jobs`, {
+      method: 'POST',
+      body: JSON.stringify({ repository: `acme/app-${run}`, labels: LABELS, workflowName: 'CI', count: JOBS_PER_RUN }),
+    });
+    if (response.status !== 201) throw new Error(`POST /sandbox/github/jobs: ${await response.text()}`);
+    const created = (await response.json()) as { jobIds: number[] };
+    for (const id of created.jobIds) observed.submittedAt.set(id, Date.now());
+    jobIds.push(...created.jobIds);
+  }
+  const wanted = new Set(jobIds);
+  const started = Date.now();
+  // Polled in-process every 20 ms (1 simulated second at 0.02): GitHub's own stamps are whole seconds.
+  for (;;) {
+    const now = Date.now();
+    for (const job of sandbox.twin.github.jobs()) {
+      if (!wanted.has(job.id)) continue;
+      if (job.status !== 'queued' && job.status !== 'waiting' && !observed.startedAt.has(job.id))
+        observed.startedAt.set(job.id, now);
+      if (job.status === 'completed' && !observed.completedAt.has(job.id)) observed.completedAt.set(job.id, now);
+    }
+    if (observed.completedAt.size === jobIds.length) break;
+    if (now - started > deadlineMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { ...observed, jobIds };
+};
+
+/** Waits until the ledger has closed every job and no slot or instance is held, or the deadline passes. */
+const settle = async (sandbox: Sandbox, jobIds: readonly number[], deadlineMs: number) => {
+  const wanted = new Set(jobIds);
+  const started = Date.now();
+  for (;;) {
+    const s = await state(sandbox);
+    const open = s.jobs!.filter((j) => wanted.has(j.id) && j.status !== 'completed').length;
+    const slots = s.pools!.reduce((sum, p) => sum + Number(p.inUse ?? 0), 0);
+    const held = s.instances!.filter((i) => i.jobId != null).length;
+    if ((open === 0 && slots === 0 && held === 0) || Date.now() - started > deadlineMs)
+      return { open, slots, held, waitedMs: Date.now() - started, s };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+const simSeconds = (realMs: number) => realMs / TIME_SCALE / 1000;
+const minSec = (seconds: number) =>
+  seconds >= 60 ? `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s` : `${seconds.toFixed(0)} s`;
+
+/** Runners that came online and never got a job: a launch the job did not need. */
+const idleRunners = (sandbox: Sandbox) =>
+  sandbox.twin.github.runners().filter((r) => r.jobId === null && (r.state === 'idle' || r.state === 'deregistered'))
+    .length;
+
+const launches = (sandbox: Sandbox) =>
+  sandbox.twin.endpoint.calls.filter(
+    (c) => !c.error && (c.target === 'codebuild:StartBuild' || c.target === 'ec2:StartInstances'),
+  ).length;
+
+export const benchChaos = async () => {
+  const sandbox = await startChaosSandbox();
+  try {
+    // 10 % of queued and 10 % of completed deliveries never reach the intake; 5 % of dispatcher
+    // invocations die (half before the work, half 15 ms into it); 20 % of StartInstances find no
+    // capacity, and EC2 lets 5 a second through.
+    await arm(sandbox, { target: 'github:DeliverWebhook', action: 'queued', probability: 0.1 });
+    await arm(sandbox, { target: 'github:DeliverWebhook', action: 'completed', probability: 0.1 });
+    await arm(sandbox, { target: 'lambda:runner-dispatcher', error: 'Crash', probability: 0.025 });
+    await arm(sandbox, { target: 'lambda:runner-dispatcher', error: 'Crash', probability: 0.026, afterMs: 15 });
+    await arm(sandbox, { target: 'ec2:StartInstances', error: 'InsufficientInstanceCapacity', probability: 0.2 });
+    await arm(sandbox, { target: 'ec2:StartInstances', error: 'RequestLimitExceeded', ratePerSecond: 5 });
+    const began = Date.now();
+    const run = await runJobs(sandbox, 900_000);
+    const allCompleted = Date.now() - began;
+    const end = await settle(sandbox, run.jobIds, 300_000);
+    const lostQueued = new Set(
+      sandbox.twin.github.hookLog
+        .recent(100_000)
+        .filter((d) => d.action === 'queued' && !d.redelivery && (d.status_code < 200 || d.status_code > 299))
+        .map((d) => (sandbox.twin.github.hookLog.get(d.id)?.request.payload as any)?.workflow_job?.id as number),
+    );
+    const lostCompleted = sandbox.twin.github.hookLog
+      .recent(100_000)
+      .filter((d) => d.action === 'completed' && !d.redelivery && (d.status_code < 200 || d.status_code > 299)).length;
+    const toStart = (ids: Iterable<number>) =>
+      [...ids]
+        .filter((id) => run.startedAt.has(id))
+        .map((id) => simSeconds(run.startedAt.get(id)! - run.submittedAt.get(id)!));
+    const recovery = toStart(lostQueued);
+    const queueTimes = toStart(run.jobIds);
+    const lambdas = (end.s as any).lambdas as Record<string, { crashes: number; invocations: number }>;
+    const reconcilerRuns = ((end.s as any).reconciler as Record<string, unknown>[]).length;
+    return [
+      `Chaos: ${run.jobIds.length} jobs through POST /sandbox/github/jobs, timeScale ${TIME_SCALE}; 10 % of queued and of completed deliveries lost, 5 % dispatcher crashes, 20 % InsufficientInstanceCapacity, StartInstances at 5 TPS`,
+      `  completed on GitHub ${run.completedAt.size}/${run.jobIds.length} in ${minSec(simSeconds(allCompleted))} simulated (${(allCompleted / 1000).toFixed(1)} s real); ledger still open ${end.open}, slots held ${end.slots}, instances held ${end.held} after ${(end.waitedMs / 1000).toFixed(1)} s more`,
+      `  lost deliveries: queued ${lostQueued.size}, completed ${lostCompleted}; dispatcher crashes ${lambdas['runner-dispatcher']?.crashes ?? 0} of ${lambdas['runner-dispatcher']?.invocations ?? 0} invocations; reconciler runs ${reconcilerRuns}`,
+      `  a lost queued job reached a runner after: p99 ${minSec(percentile(recovery, 99))}, worst ${minSec(Math.max(...recovery))} simulated (target ≤ 3 min)`,
+      `  queue time (queued → a runner took it), all jobs: p50 ${minSec(percentile(queueTimes, 50))}, p99 ${minSec(percentile(queueTimes, 99))} simulated`,
+      `  launches ${launches(sandbox)} for ${run.jobIds.length} jobs; runners that came online and got no job (double launches) ${idleRunners(sandbox)}`,
+    ];
+  } finally {
+    await sandbox.close();
+  }
+};
+
+/**
+ * AWS list prices, us-east-1 (eu-west-1, the sandbox's region, is within a few % for these), taken
+ * from the service pricing pages (aws.amazon.com/<service>/pricing) as published after DynamoDB's
+ * on-demand price cut of November 2024; not re-checked online on 2026-11-29 (no internet here).
+ */
+const PRICES = {
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecondArm: 0.0000133334,
+  httpApiRequest: 1.0 / 1e6,
+  dynamoWriteUnit: 0.625 / 1e6,
+  dynamoReadUnit: 0.125 / 1e6,
+  eventBridgeEvent: 1.0 / 1e6,
+  sqsRequest: 0.4 / 1e6,
+  secretsManagerCall: 0.05 / 1e4,
+  // Parameter Store standard parameters at standard throughput, EC2, CodeBuild and STS API calls: free.
+};
+
+/** The functions' memory as serverless.yml deploys it. */
+const memoryMbOf = (): Record<string, number> => {
+  const text = readFileSync(new URL('../../serverless.yml', import.meta.url), 'utf8');
+  const functions = (parse(text, { customTags: [], strict: false, logLevel: 'silent' }) as any).functions as Record<
+    string,
+    { memorySize?: number }
+  >;
+  return Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.memorySize ?? 1024]));
+};
+
+export const benchCost = async () => {
+  const sandbox = await startChaosSandbox();
+  try {
+    const run = await runJobs(sandbox, 600_000);
+    await settle(sandbox, run.jobIds, 120_000);
+    const s = (await state(sandbox)) as any;
+    const jobs = run.jobIds.length;
+    const calls = sandbox.twin.endpoint.calls;
+    const count = (pattern: RegExp, caller?: string) =>
+      calls.filter((c) => pattern.test(c.target) && (!caller || c.caller.includes(caller))).length;
+    const memory = memoryMbOf();
+    const reconcilerRuns = s.lambdas['runner-reconciler'].invocations as number;
+    // Per job: everything but the reconciler, which runs every minute whatever the load.
+    const lambdaCost = (name: string) => {
+      const stats = s.lambdas[name] as { invocations: number; billedMs: number };
+      const gb = (memory[name] ?? 1024) / 1024;
+      return {
+        requests: stats.invocations,
+        gbSeconds: (stats.billedMs / 1000) * gb,
+        cost: stats.invocations * PRICES.lambdaRequest + (stats.billedMs / 1000) * gb * PRICES.lambdaGbSecondArm,
+      };
+    };
+    const webhook = lambdaCost('github-webhook');
+    const dispatcher = lambdaCost('runner-dispatcher');
+    const reconciler = lambdaCost('runner-reconciler');
+    const notReconciler = (target: RegExp) => count(target) - count(target, 'runner-reconciler');
+    // One write unit per write (ledger rows are under 1 KB) and one more for the jobs table's index;
+    // one read unit per strongly consistent read or query page (under 4 KB).
+    const writes = notReconciler(/^dynamodb:(PutItem|UpdateItem|DeleteItem)$/) * 2;
+    const reads = notReconciler(/^dynamodb:(GetItem|Query|Scan)$/);
+    const events = count(/^events:PutEvents$/);
+    // EventBridge's SendMessage, then the event source mapping's receive and delete per batch.
+    const sqs = events + 2 * s.lambdas['runner-dispatcher'].invocations;
+    const deliveries = (s.deliveries as unknown[]).length;
+    const secrets = count(/^secretsmanager:/);
+    const lines: [string, number, string][] = [
+      ['API Gateway HTTP API requests', deliveries * PRICES.httpApiRequest, `${deliveries}`],
+      ['Lambda github-webhook', webhook.cost, `${webhook.requests} requests, ${webhook.gbSeconds.toFixed(2)} GB-s`],
+      [
+        'Lambda runner-dispatcher',
+        dispatcher.cost,
+        `${dispatcher.requests} requests, ${dispatcher.gbSeconds.toFixed(2)} GB-s`,
+      ],
+      ['DynamoDB on-demand', writes * PRICES.dynamoWriteUnit + reads * PRICES.dynamoReadUnit, `${writes} WRU, ${reads} RRU`],
+      ['EventBridge custom events', events * PRICES.eventBridgeEvent, `${events}`],
+      ['SQS requests', sqs * PRICES.sqsRequest, `${sqs}`],
+      ['Secrets Manager calls', secrets * PRICES.secretsManagerCall, `${secrets}`],
+    ];
+    const total = lines.reduce((sum, [, cost]) => sum + cost, 0);
+    const perThousand = (cost: number) => (cost / jobs) * 1000;
+    // The reconciler's own calls and time, per run, times the 43,200 runs of a 30-day month.
+    const reconcilerCalls = calls.filter((c) => c.caller.includes('runner-reconciler'));
+    const reconcilerPerRun =
+      reconciler.cost / reconcilerRuns +
+      (reconcilerCalls.filter((c) => /^dynamodb:(GetItem|Query|Scan)$/.test(c.target)).length * PRICES.dynamoReadUnit +
+        reconcilerCalls.filter((c) => /^dynamodb:(PutItem|UpdateItem|DeleteItem)$/.test(c.target)).length *
+          2 *
+          PRICES.dynamoWriteUnit) /
+        reconcilerRuns;
+    return [
+      `AWS cost of the control plane per 1,000 jobs (clean run of ${jobs} jobs, counted at the twin; runner compute excluded; list prices us-east-1, arm64)`,
+      ...lines.map(
+        ([what, cost, amount]) => `  ${what.padEnd(30)} $${perThousand(cost).toFixed(5)}  (${amount} for ${jobs} jobs)`,
+      ),
+      `  total                          $${perThousand(total).toFixed(4)} per 1,000 jobs (target ≤ $0.02)`,
+      `  the reconciler, whatever the load: $${reconcilerPerRun.toFixed(7)} a run, $${(reconcilerPerRun * 43_200).toFixed(2)} a month (${reconcilerRuns} runs measured)`,
+      `  not counted: CloudWatch Logs ingestion ($0.50/GB) and custom metrics ($0.30 per metric a month, fixed); Lambda time is the twin's, whose AWS calls answer over loopback faster than AWS does`,
+    ];
+  } finally {
+    await sandbox.close();
+  }
+};
