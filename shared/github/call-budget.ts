@@ -32,6 +32,12 @@ export interface GithubCallBudget {
   readonly hook: RequestHook;
   /** A fresh budget and deadline (epoch ms) for one run. Before the first, calls are not limited. */
   startRun(limits: { budget: number; deadline: number }): void;
+  /**
+   * Allows `calls` more calls from now on in this run. The reconciler's dispatches run unmetered
+   * first (a dispatch cut off between its JIT registration and its launch would leave a runner
+   * registered for nothing; `maxDispatches` bounds them); its recovery work is metered after them.
+   */
+  limit(calls: number): void;
   usage(): GithubUsage;
   /** Calls left in this run. */
   remaining(): number;
@@ -124,6 +130,9 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     hook,
     startRun({ budget, deadline }) {
       run = { budget, deadline, used: 0, blockedUntil: run.blockedUntil, stopped: null };
+    },
+    limit(calls) {
+      run.budget = run.used + calls;
     },
     usage: () => ({ used: run.used, budget: run.budget, rateLimited: run.stopped }),
     remaining: () => (run.stopped ? 0 : Math.max(0, run.budget - run.used)),
