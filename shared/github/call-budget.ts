@@ -38,6 +38,11 @@ export interface GithubCallBudget {
    * registered for nothing; `maxDispatches` bounds them); its recovery work is metered after them.
    */
   limit(calls: number): void;
+  /**
+   * Runs `work` with its calls counted but never refused for the budget (rate limits still apply):
+   * a dispatch cut off between its JIT registration and its launch would leave a registration behind.
+   */
+  unmetered<T>(work: () => Promise<T>): Promise<T>;
   usage(): GithubUsage;
   /** Calls left in this run. */
   remaining(): number;
@@ -80,6 +85,7 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     blockedUntil: 0,
     stopped: null as string | null,
   };
+  let unmeteredDepth = 0;
 
   /** Waits `ms` if that fits the run, else stops its GitHub work with `why`. */
   const waitOrStop = async (ms: number, why: string) => {
@@ -93,7 +99,7 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
 
   const beforeCall = async () => {
     if (run.stopped) throw new GithubRateLimitedError(run.stopped);
-    if (run.used >= run.budget) {
+    if (unmeteredDepth === 0 && run.used >= run.budget) {
       throw new GithubBudgetExhaustedError(`GitHub budget of ${run.budget} calls spent for this run`);
     }
     const blocked = run.blockedUntil - now();
@@ -133,6 +139,14 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     },
     limit(calls) {
       run.budget = run.used + calls;
+    },
+    async unmetered(work) {
+      unmeteredDepth += 1;
+      try {
+        return await work();
+      } finally {
+        unmeteredDepth -= 1;
+      }
     },
     usage: () => ({ used: run.used, budget: run.budget, rateLimited: run.stopped }),
     remaining: () => (run.stopped ? 0 : Math.max(0, run.budget - run.used)),

@@ -58,6 +58,16 @@ describe('GitHub call budget', () => {
     expect(budget.remaining()).toBe(0);
   });
 
+  it('lets a dispatch finish past the budget, counting its calls, and refuses what comes after', async () => {
+    const { request, budget } = setup([ok(), ok(), ok(), ok()], { budget: 1, deadlineInMs: 30_000 });
+    await budget.unmetered(async () => {
+      await request('GET /repos/acme/app/actions/jobs/1');
+      await request('POST /orgs/acme/actions/runners/generate-jitconfig');
+    });
+    expect(budget.usage().used).toBe(2);
+    await expect(request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubBudgetExhaustedError);
+  });
+
   it('waits out a short retry-after once and then gets its answer', async () => {
     const { request, sleeps, budget } = setup([limited({ 'retry-after': '3' }), ok()]);
     const response = await request('GET /orgs/{org}/hooks/{hook_id}/deliveries', { org: 'acme', hook_id: 1 });
