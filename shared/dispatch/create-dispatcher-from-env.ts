@@ -57,6 +57,7 @@ export const createDispatcherWiring = async (
         ? `arn:${accountOfRole(roleArn).partition}:ec2:${env.aws.region}:${accountOfRole(roleArn).account}:instance/`
         : env.runnerInstanceArnPrefix;
       found = {
+        credentials,
         codebuild: createCodeBuildProvider({
           codebuild: aws.codebuild,
           credentials,

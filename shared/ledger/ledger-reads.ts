@@ -66,11 +66,12 @@ export const createDynamoLedgerReads = (dynamo: JsonCall, tableName: string): Le
         for (const item of page.Items ?? []) {
           const row = fromItem(item) as Record<string, unknown>;
           if (typeof row.repository !== 'string' || typeof row.owner !== 'string') continue;
-          found.set(row.repository, {
-            repository: row.repository,
-            owner: row.owner,
-            installationId: typeof row.installationId === 'number' ? row.installationId : null,
-          });
+          // A row from a hook without `installation` must not hide the id another row of the repository has.
+          const installationId =
+            typeof row.installationId === 'number'
+              ? row.installationId
+              : (found.get(row.repository)?.installationId ?? null);
+          found.set(row.repository, { repository: row.repository, owner: row.owner, installationId });
         }
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey && found.size < limit);
