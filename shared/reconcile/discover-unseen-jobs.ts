@@ -105,7 +105,13 @@ export const discoverUnseenJobs = async (
     for (const repo of repositories) {
       // A repository costs two calls for its runs plus one per run: start one only with room for it.
       if (options.callsLeft() < 3 || discovered.length >= maxDiscoveries) throw new StopDiscovery();
-      const runs = await deps.api.activeRuns(repo.repository, repo.installationId, 20);
+      const runs = await deps.api
+        .activeRuns(repo.repository, repo.installationId, 20)
+        .catch((error: unknown) => {
+          // A repository deleted or renamed since its jobs ran: nothing to find there, on to the next.
+          if ((error as { status?: number }).status === 404) return [];
+          throw error;
+        });
       for (const run of runs) {
         if (options.callsLeft() <= 0 || discovered.length >= maxDiscoveries) throw new StopDiscovery();
         const jobs = await deps.api.runJobs(repo.repository, repo.installationId, run.id, 100);

@@ -96,6 +96,40 @@ describe('queued jobs the ledger never saw', () => {
     expect(dispatched).toHaveLength(1);
   });
 
+  it('moves past a repository GitHub no longer knows to the next one', async () => {
+    const { rows, dispatched } = setup([]);
+    const gone = { repository: 'acme/deleted', owner: 'acme', installationId: 77 };
+    const report = await discoverUnseenJobs(
+      [gone, REPO],
+      {
+        api: {
+          activeRuns: async (repository: string) => {
+            if (repository === 'acme/deleted') throw Object.assign(new Error('Not Found'), { status: 404 });
+            return [RUN];
+          },
+          runJobs: async () => [job(1)],
+        },
+        pending: { statusOf: async (key: string) => rows.get(key) },
+        ledger: {
+          recordWebhook: async (event) => {
+            rows.set(`${event.jobId}#${event.runAttempt}`, 'queued');
+            return { changed: true };
+          },
+        },
+        router,
+        dispatcher: {
+          dispatch: async (detail: WorkflowJobDetail) => {
+            dispatched.push(detail);
+            return { outcome: 'skipped' as const, reason: '' };
+          },
+        },
+        logger: { info: () => {}, warn: () => {} },
+      },
+      { callsLeft: () => 20, now: NOW },
+    );
+    expect(report).toEqual({ discovered: [1], repositoriesChecked: 2, stopped: false });
+  });
+
   it('stops before a repository it has no calls left for, and says so', async () => {
     const { rows } = setup([job(1)]);
     const report = await discoverUnseenJobs(
