@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { createMetrics, publishMetricsSafely } from '../../shared/observability/metrics.ts';
@@ -9,12 +10,19 @@ const logger = new Logger({ serviceName: 'runner-reconciler' });
 const metrics = createMetrics();
 const reconcile = await createReconcilerFromEnv(logger, metrics); // once per container
 
-const run = async () => {
-  const report = await reconcile();
+const run = async (_event: unknown, context: Context) => {
+  const report = await reconcile({ remainingMs: context.getRemainingTimeInMillis() });
   // One line a run; a run that found nothing to do is only worth a debug line (it runs every minute).
   const acted =
-    report.released.length + report.closed.length + report.relaunched.length + report.dispatched.length;
-  (acted > 0 || report.failed > 0 ? logger.info : logger.debug).call(logger, 'reconciler run', { ...report });
+    report.released.length +
+    report.closed.length +
+    report.relaunched.length +
+    report.dispatched.length +
+    report.redelivered +
+    report.discovered.length +
+    report.orphansRemoved;
+  const notable = acted > 0 || report.failed > 0 || report.githubErrors > 0 || report.rateLimited !== null;
+  (notable ? logger.info : logger.debug).call(logger, 'reconciler run', { ...report });
   recordReconcileReport(metrics, report, logger);
   return report;
 };

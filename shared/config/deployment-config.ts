@@ -132,6 +132,19 @@ export const poolSchema = z.strictObject({
   maintenance: z.optional(maintenanceSettings),
 });
 
+const hookDeliveriesSchema = z.discriminatedUnion(
+  'source',
+  [
+    z.strictObject({ source: z.literal('app') }),
+    z.strictObject({
+      source: z.literal('org'),
+      org: nonEmpty,
+      hookId: z.number().check(z.int(), z.positive()),
+    }),
+  ],
+  { error: 'expected source: app, or source: org with org and hookId' },
+);
+
 export const deploymentConfigSchema = z.strictObject({
   region: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1')),
   github: z.strictObject({
@@ -146,6 +159,12 @@ export const deploymentConfigSchema = z.strictObject({
     runnerScope: z._default(z.enum(['org', 'repo']), 'org'),
     /** Runner group for pools that name none; 1 is GHES's "Default" group. @default 1 */
     runnerGroupId: z._default(z.number().check(z.int(), z.positive()), 1),
+    /**
+     * The hook delivery log the reconciler reads to redeliver failed `workflow_job` deliveries: the
+     * App's own hook (App JWT) or an organisation hook (`organization_hooks` read & write). Absent:
+     * no redelivery.
+     */
+    hookDeliveries: z.optional(hookDeliveriesSchema),
   }),
   pools: z._default(z.array(poolSchema), []),
 });

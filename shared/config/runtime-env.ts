@@ -124,12 +124,24 @@ export interface ReconcilerEnv {
   readonly maxDispatches: number;
   /** Seconds a job may stay `dispatched` before it is re-checked against GitHub. */
   readonly staleSeconds: number;
+  /** GitHub calls a run's recovery work (redelivery, discovery, orphans) may make. */
+  readonly githubBudget: number;
+  /** Repositories with jobs queued this many hours back are searched for jobs the ledger never saw. */
+  readonly activeRepositoryHours: number;
+  /** Seconds an offline registration with no launch recorded for it is given to come online. */
+  readonly orphanGraceSeconds: number;
+  /** How far back the first run (no cursor yet) reads the hook delivery log. */
+  readonly firstLookbackSeconds: number;
 }
 
 export const readReconcilerEnv = (env: Env = process.env): ReconcilerEnv => ({
   quietSeconds: positiveNumber(env, 'RECONCILE_QUIET_SECONDS', 120),
   maxDispatches: positiveNumber(env, 'RECONCILE_MAX_DISPATCHES', 25),
   staleSeconds: positiveNumber(env, 'RECONCILE_STALE_SECONDS', 600),
+  githubBudget: positiveNumber(env, 'RECONCILE_GITHUB_BUDGET', 50),
+  activeRepositoryHours: positiveNumber(env, 'RECONCILE_ACTIVE_REPOSITORY_HOURS', 6),
+  orphanGraceSeconds: positiveNumber(env, 'RECONCILE_ORPHAN_GRACE_SECONDS', 900),
+  firstLookbackSeconds: positiveNumber(env, 'RECONCILE_FIRST_LOOKBACK_SECONDS', 3600),
 });
 
 export interface PoolMaintenanceEnv {

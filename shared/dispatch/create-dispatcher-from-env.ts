@@ -2,15 +2,16 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { accountOfRole, createAwsClients } from '../aws/clients.ts';
 import { createEventBridgeAlertSink } from '../alerts/alert-sink.ts';
 import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
-import { configWarnings, parseDeploymentConfig } from '../config/deployment-config.ts';
+import { configWarnings, parseDeploymentConfig, type DeploymentConfig } from '../config/deployment-config.ts';
 import { readDispatcherEnv } from '../config/runtime-env.ts';
-import { createGithubApp } from '../github/github-app.ts';
+import type { RequestHook } from '../github/app-session.ts';
+import { createGithubApp, type GithubAppOptions } from '../github/github-app.ts';
 import { ConfigError } from '../http/errors.ts';
 import { createDynamoDispatchRecords } from '../ledger/dispatch-records.ts';
 import { createCodeBuildProvider } from '../providers/codebuild-provider.ts';
 import { createEc2WakeProvider } from '../providers/ec2-wake-provider.ts';
 import { createSsmCredentialsStore } from '../providers/runner-credentials-store.ts';
-import { createRouter } from '../routing/route-job.ts';
+import { createRouter, type Router } from '../routing/route-job.ts';
 import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { createDispatcher, type Dispatcher, type RunnerProviders } from './dispatch-job.ts';
 import { createSlotBackfill } from './slot-backfill.ts';
@@ -18,14 +19,29 @@ import { createDynamoLeases } from './leases.ts';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { withDispatchMetrics } from '../observability/dispatch-metrics.ts';
 
+/** What the reconciler builds on besides the dispatcher: the same config, App and router. */
+export interface DispatcherWiring {
+  /** Counted (launches, fallbacks, jobs left without a runner) when built with `metrics`. */
+  readonly dispatcher: Dispatcher;
+  readonly config: DeploymentConfig;
+  readonly router: Router;
+  readonly github: GithubAppOptions;
+}
+
 /**
  * Wires the dispatcher from the Lambda's environment; called once per container. With `metrics`,
- * every dispatch it finishes is counted (launches, fallbacks, jobs left without a runner).
+ * every dispatch it finishes is counted.
  */
 export const createDispatcherFromEnv = async (
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
   metrics?: Metrics,
-): Promise<Dispatcher> => {
+) => (await createDispatcherWiring(logger, metrics ? { metrics } : {})).dispatcher;
+
+/** `requestHook`: wraps every GitHub call of the dispatcher (the reconciler's per-run budget). */
+export const createDispatcherWiring = async (
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  options: { requestHook?: RequestHook; metrics?: Metrics } = {},
+): Promise<DispatcherWiring> => {
   const env = readDispatcherEnv();
   const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');
   for (const warning of configWarnings(config)) logger.warn('deployment config', { warning });
@@ -49,6 +65,7 @@ export const createDispatcherFromEnv = async (
         ? `arn:${accountOfRole(roleArn).partition}:ec2:${env.aws.region}:${accountOfRole(roleArn).account}:instance/`
         : env.runnerInstanceArnPrefix;
       found = {
+        credentials,
         codebuild: createCodeBuildProvider({
           codebuild: aws.codebuild,
           credentials,
@@ -74,15 +91,18 @@ export const createDispatcherFromEnv = async (
   const pending = createDynamoPendingJobs(dynamo, env.jobsTable);
   // Late-bound: the backfill dispatches through the very dispatcher it is handed to.
   const backfill = createSlotBackfill(pending, () => counted, logger);
+  const router = createRouter(config.pools);
+  const github: GithubAppOptions = {
+    apiUrl: config.github.apiUrl,
+    appId: config.github.appId,
+    privateKey,
+    ...(caBundle ? { caBundle } : {}),
+    runnerScope: config.github.runnerScope,
+    ...(options.requestHook ? { requestHook: options.requestHook } : {}),
+  };
   const dispatcher: Dispatcher = createDispatcher({
-    router: createRouter(config.pools),
-    github: createGithubApp({
-      apiUrl: config.github.apiUrl,
-      appId: config.github.appId,
-      privateKey,
-      ...(caBundle ? { caBundle } : {}),
-      runnerScope: config.github.runnerScope,
-    }),
+    router,
+    github: createGithubApp(github),
     providers,
     defaultRunnerGroupId: config.github.runnerGroupId,
     leases,
@@ -97,6 +117,8 @@ export const createDispatcherFromEnv = async (
     logger,
   });
   // The backfill dispatches through this too, so its launches are counted like the event path's.
-  const counted = metrics ? withDispatchMetrics(dispatcher, config.pools, metrics, logger) : dispatcher;
-  return counted;
+  const counted = options.metrics
+    ? withDispatchMetrics(dispatcher, config.pools, options.metrics, logger)
+    : dispatcher;
+  return { dispatcher: counted, config, router, github };
 };

@@ -6,6 +6,7 @@ import type { GithubApi, RunnerCredentials } from '../github/github-app.ts';
 import type { DispatchRecords, EarlierLaunch } from '../ledger/dispatch-records.ts';
 import { jobKey as keyOf } from '../ledger/job-ledger.ts';
 import type { AlertSink } from '../alerts/alert-sink.ts';
+import type { CredentialsStore } from '../providers/runner-credentials-store.ts';
 import type { CodeBuildTarget, Ec2WakeTarget, RunnerProvider } from '../providers/runner-provider.ts';
 import { needsOperator, NoCapacityError } from '../providers/runner-provider.ts';
 import type { CodeBuildOverrides, Route, Router } from '../routing/route-job.ts';
@@ -49,6 +50,8 @@ export interface DispatcherDeps {
 export interface RunnerProviders {
   readonly codebuild: RunnerProvider<CodeBuildTarget>;
   readonly ec2Wake: RunnerProvider<Ec2WakeTarget>;
+  /** The account's Parameter Store, where a gone launch's leftover credentials are deleted. */
+  readonly credentials?: Pick<CredentialsStore, 'remove'>;
 }
 
 export interface DispatchOptions {
@@ -149,6 +152,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           readonly resourceId: string;
           readonly credentials?: RunnerCredentials;
           readonly passedOver?: readonly string[];
+          readonly credentialsParameter?: string;
         };
       }
     | { readonly passed: string; readonly needsOperator?: boolean };
@@ -188,8 +192,15 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
     await holdLease(jobKey, owner);
     try {
       const request = { jobKey, credentials, idleMinutes: pool.idleMinutes };
-      const { resourceId, passedOver } = await launchOn(pool, request, overrides);
-      return { launched: { resourceId, credentials, ...(passedOver ? { passedOver } : {}) } };
+      const { resourceId, passedOver, credentialsParameter } = await launchOn(pool, request, overrides);
+      return {
+        launched: {
+          resourceId,
+          credentials,
+          ...(passedOver ? { passedOver } : {}),
+          ...(credentialsParameter ? { credentialsParameter } : {}),
+        },
+      };
     } catch (error) {
       await deps.leases.releaseSlot(pool.name, jobKey);
       if (needsOperator(error)) {
@@ -259,7 +270,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
         }
         // From here a runner is starting: its slot stays taken even if recording it fails (the
         // job's completion frees it), or the pool would run over maxConcurrent.
-        const { resourceId, credentials, passedOver = [] } = attempt.launched;
+        const { resourceId, credentials, passedOver = [], credentialsParameter } = attempt.launched;
         launchedWith = credentials;
         await deps.records.dispatched(jobKey, owner, {
           pool: pool.name,
@@ -271,6 +282,7 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           ...(credentials?.kind === 'jit' && credentials.runnerId !== undefined
             ? { runnerId: credentials.runnerId }
             : {}),
+          ...(credentialsParameter ? { credentialsParameter } : {}),
         });
         // After the record, so an operator who follows the alert finds the ledger already saying why.
         await raiseRefusals(job, refusals);
@@ -369,6 +381,18 @@ export const createDispatcher = (deps: DispatcherDeps): Dispatcher => {
           deps.logger.warn("could not remove the gone launch's runner registration", {
             ...logKeys(job),
             runnerId: launch.runnerId,
+            error: error as Error,
+          }),
+        );
+      }
+      // A build that died before its first step (which deletes it) leaves its JIT config behind.
+      // (An instance's parameter is not deleted here: its next wake overwrites it, and a delete
+      // racing another job's wake of the same instance would take that job's credentials.)
+      if (launch.credentialsParameter !== undefined) {
+        const { credentials } = deps.providers(deps.router.pool(launch.pool)?.roleArn);
+        await credentials?.remove(launch.credentialsParameter).catch((error: unknown) =>
+          deps.logger.warn("could not delete the gone launch's credentials parameter", {
+            ...logKeys(job),
             error: error as Error,
           }),
         );

@@ -1,7 +1,4 @@
-import tls from 'node:tls';
-import { createAppAuth } from '@octokit/auth-app';
-import { request as octokitRequest } from '@octokit/request';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { createAppSession, type AppSessionOptions } from './app-session.ts';
 
 /**
  * GitHub App access for the dispatcher: installation tokens (auth-app caches them until shortly
@@ -52,13 +49,7 @@ export interface GithubApi {
   removeRunnerById(request: Omit<RunnerRequest, 'runnerName' | 'labels'>, runnerId: number): Promise<void>;
 }
 
-export interface GithubAppOptions {
-  /** `https://<ghes>/api/v3` */
-  readonly apiUrl: string;
-  readonly appId: number;
-  readonly privateKey: string;
-  /** PEM of an internal CA that signed the GHES certificate. */
-  readonly caBundle?: string;
+export interface GithubAppOptions extends AppSessionOptions {
   /** Register runners on the organisation (default) or on the repository. */
   readonly runnerScope?: 'org' | 'repo';
 }
@@ -80,56 +71,10 @@ const jitMissing = (error: unknown): boolean => {
 };
 
 export const createGithubApp = (options: GithubAppOptions): GithubApi => {
-  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
-  const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
-  const dispatcher = options.caBundle
-    ? new Agent({ connect: { ca: [...defaultCas, options.caBundle] } })
-    : undefined;
-  const request = octokitRequest.defaults({
-    baseUrl: options.apiUrl.replace(/\/$/, ''),
-    headers: { 'user-agent': 'ghes-control-plane' },
-    ...(dispatcher
-      ? {
-          request: {
-            // undici's own fetch, so the Agent that trusts the extra CA is the one the request uses.
-            fetch: ((url: string, init: object) =>
-              undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
-          },
-        }
-      : {}),
-  });
-  const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
-  const installations = new Map<string, number>();
+  const { installationRequest } = createAppSession(options);
   const groupNames = new Map<number, string>();
   let jitUnsupported = false;
   const webUrl = options.apiUrl.replace(/\/api\/v3\/?$/, '');
-
-  /** Org/repo hooks carry no installation: find it by owner once per container. */
-  const installationFor = async (owner: string, repository: string, fromPayload: number | null) => {
-    if (fromPayload) return fromPayload;
-    const cached = installations.get(owner);
-    if (cached) return cached;
-    const { token } = await auth({ type: 'app' });
-    const headers = { authorization: `bearer ${token}` };
-    let id: number;
-    try {
-      id = (await request('GET /orgs/{org}/installation', { org: owner, headers })).data.id;
-    } catch (error) {
-      if ((error as { status?: number }).status !== 404) throw error;
-      const [repoOwner, repo] = repository.split('/');
-      id = (
-        await request('GET /repos/{owner}/{repo}/installation', { owner: repoOwner!, repo: repo!, headers })
-      ).data.id;
-    }
-    installations.set(owner, id);
-    return id;
-  };
-
-  const installationRequest = async (owner: string, repository: string, installationId: number | null) => {
-    const id = await installationFor(owner, repository, installationId);
-    const { token } = await auth({ type: 'installation', installationId: id });
-    return request.defaults({ headers: { authorization: `token ${token}` } });
-  };
 
   const removeRunnerById: GithubApi['removeRunnerById'] = async (
     { owner, repository, installationId },

@@ -28,6 +28,8 @@ export interface EarlierLaunch {
   readonly resourceId: string;
   /** The runner GHES registered for the launch's JIT config, when it had one. */
   readonly runnerId?: number;
+  /** Where the launch's credentials wait in Parameter Store, when the name is not derived (CodeBuild). */
+  readonly credentialsParameter?: string;
 }
 
 export interface DispatchRecords {
@@ -57,6 +59,8 @@ export interface DispatchRecords {
       path?: readonly string[];
       /** The runner its JIT config registered, so a launch that never runs can be deregistered. */
       runnerId?: number;
+      /** Its credentials' parameter, deleted if the launch dies before its runner does so itself. */
+      credentialsParameter?: string;
     },
   ): Promise<void>;
   /**
@@ -185,10 +189,12 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         ':owner': owner,
         ':path': boundedPath(launch.path ?? []),
         ...(launch.runnerId === undefined ? {} : { ':runnerId': launch.runnerId }),
+        ...(launch.credentialsParameter === undefined ? {} : { ':parameter': launch.credentialsParameter }),
       };
       const sets =
         '#pool = :pool, #provider = :provider, resourceId = :resourceId, dispatchedAt = :at, updatedAt = :at, launchPath = :path' +
-        (launch.runnerId === undefined ? '' : ', runnerId = :runnerId');
+        (launch.runnerId === undefined ? '' : ', runnerId = :runnerId') +
+        (launch.credentialsParameter === undefined ? '' : ', credentialsParameter = :parameter');
       try {
         await dynamo('UpdateItem', {
           TableName: tableName,
@@ -224,7 +230,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           Key: key(jobKey),
           UpdateExpression:
             'SET #status = :queued, #rank = :zero, earlierResourceId = :rid, #reason = :reason, updatedAt = :at ' +
-            'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, runnerId, dispatchOwner, dispatchLeaseUntil',
+            'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, runnerId, credentialsParameter, dispatchOwner, dispatchLeaseUntil',
           ConditionExpression: '#rank = :one AND resourceId = :rid',
           ExpressionAttributeNames: { ...names, ...launchNames },
           ExpressionAttributeValues: toItem({

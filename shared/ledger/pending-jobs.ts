@@ -89,9 +89,16 @@ const toDispatchedJob = (row: Record<string, unknown>): DispatchedJob | undefine
   const [pool, provider, resourceId] = [text(row.pool), text(row.provider), text(row.resourceId)];
   if (!job || !pool || !provider || !resourceId) return undefined;
   const runnerId = integer(row.runnerId);
+  const credentialsParameter = text(row.credentialsParameter);
   return {
     ...job,
-    launch: { pool, provider, resourceId, ...(runnerId === null ? {} : { runnerId }) },
+    launch: {
+      pool,
+      provider,
+      resourceId,
+      ...(runnerId === null ? {} : { runnerId }),
+      ...(credentialsParameter === null ? {} : { credentialsParameter }),
+    },
     dispatchedAt: new Date(text(row.dispatchedAt) ?? 0),
   };
 };

@@ -116,7 +116,7 @@ export const createCodeBuildProvider = (options: {
             idempotencyToken: launchId,
           }),
         );
-        return { resourceId: out.build!.id! };
+        return { resourceId: out.build!.id!, credentialsParameter: parameter };
       } catch (error) {
         if (mayHaveStarted(error)) {
           // The answer was lost, not necessarily the build: if it exists, it needs its parameter.
@@ -126,7 +126,7 @@ export const createCodeBuildProvider = (options: {
           } catch {
             throw error; // unknown either way: keep the parameter; its name is known to no one else
           }
-          if (started?.id) return { resourceId: started.id };
+          if (started?.id) return { resourceId: started.id, credentialsParameter: parameter };
         }
         // Cleanup must not replace the StartBuild error, which decides between fallback and retry.
         await cleanUp();

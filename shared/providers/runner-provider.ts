@@ -38,6 +38,12 @@ export interface Launched {
   readonly resourceId: string;
   /** Candidates tried first and why each was passed over (`i-0ab… (eu-west-1a/m7i.large): InsufficientInstanceCapacity`). */
   readonly passedOver?: readonly string[];
+  /**
+   * The Parameter Store name of the launch's credentials when it cannot be derived from the
+   * resource (CodeBuild's is random): kept in the ledger so a launch that dies before its first
+   * step (which deletes it) has it deleted by the reconciler.
+   */
+  readonly credentialsParameter?: string;
 }
 
 export interface RunnerProvider<Target> {

@@ -2,21 +2,75 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { createJsonClient, dynamoDbSpec } from '../aws/json-client.ts';
 import { readDispatcherEnv, readReconcilerEnv } from '../config/runtime-env.ts';
-import { createDispatcherFromEnv } from '../dispatch/create-dispatcher-from-env.ts';
+import { createDispatcherWiring } from '../dispatch/create-dispatcher-from-env.ts';
 import { createDynamoLeases } from '../dispatch/leases.ts';
+import { createAppSession } from '../github/app-session.ts';
+import { createGithubCallBudget } from '../github/call-budget.ts';
+import { createGithubRecoveryApi } from '../github/recovery-api.ts';
+import { createDynamoJobLedger } from '../ledger/job-ledger.ts';
+import { createDynamoLedgerReads } from '../ledger/ledger-reads.ts';
 import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
+import { recoverFromGithub, type GithubRecoveryReport } from './recover-from-github.ts';
 import { reconcilePendingJobs, type ReconcileReport } from './reconcile-jobs.ts';
+import { createDynamoRecoveryStore } from './recovery-store.ts';
 
-/** Wires the reconciler from the Lambda's environment (the dispatcher's, plus its own limits). */
+export type ReconcilerRunReport = ReconcileReport & GithubRecoveryReport;
+
+/** A run stops starting GitHub work this long before the Lambda's own timeout. */
+const DEADLINE_MARGIN_MS = 3_000;
+
+/**
+ * Wires the reconciler from the Lambda's environment (the dispatcher's, plus its own limits). Every
+ * GitHub call of a run, the dispatcher's included, goes through one call budget: rate limits are
+ * honoured throughout; the budget itself meters only the recovery work, after the dispatches.
+ */
 export const createReconcilerFromEnv = async (
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
   metrics?: Metrics,
-): Promise<() => Promise<ReconcileReport>> => {
+): Promise<(run: { remainingMs: number }) => Promise<ReconcilerRunReport>> => {
   const env = readDispatcherEnv();
   const limits = readReconcilerEnv();
-  const dispatcher = await createDispatcherFromEnv(logger, metrics);
+  const budget = createGithubCallBudget();
+  const { dispatcher, config, router, github } = await createDispatcherWiring(logger, {
+    requestHook: budget.hook,
+    ...(metrics ? { metrics } : {}),
+  });
   const dynamo = createJsonClient(dynamoDbSpec, env.aws);
   const pending = createDynamoPendingJobs(dynamo, env.jobsTable);
   const leases = createDynamoLeases(dynamo, env.leasesTable);
-  return () => reconcilePendingJobs(pending, dispatcher, leases, logger, limits);
+  const hookDeliveries = config.github.hookDeliveries ?? null;
+  if (!hookDeliveries) {
+    logger.info('github.hookDeliveries is not configured: failed webhook deliveries are not redelivered');
+  }
+  const recovery = {
+    // The one log source is chosen by config; an unused org source costs nothing.
+    api: createGithubRecoveryApi(createAppSession(github), hookDeliveries ?? { source: 'app' }),
+    budget,
+    store: createDynamoRecoveryStore(dynamo, env.leasesTable),
+    ledgerReads: createDynamoLedgerReads(dynamo, env.jobsTable),
+    pending,
+    ledger: createDynamoJobLedger(dynamo, env.jobsTable),
+    router,
+    dispatcher,
+    logger,
+  };
+  return async ({ remainingMs }) => {
+    const now = new Date();
+    budget.startRun({
+      budget: Number.POSITIVE_INFINITY,
+      deadline: now.getTime() + remainingMs - DEADLINE_MARGIN_MS,
+    });
+    const ledgerSide = await reconcilePendingJobs(pending, dispatcher, leases, logger, limits);
+    const githubSide = await recoverFromGithub(recovery, {
+      hookDeliveries,
+      runnerScope: config.github.runnerScope,
+      budget: limits.githubBudget,
+      now: new Date(),
+      quietSeconds: limits.quietSeconds,
+      activeRepositoryHours: limits.activeRepositoryHours,
+      orphanGraceSeconds: limits.orphanGraceSeconds,
+      firstLookbackSeconds: limits.firstLookbackSeconds,
+    });
+    return { ...ledgerSide, ...githubSide };
+  };
 };

@@ -137,3 +137,28 @@ describe('deployment config', () => {
     ]);
   });
 });
+
+describe('deployment config: hook deliveries for the reconciler', () => {
+  const withHook = (yaml: string) => `${base}  hookDeliveries: ${yaml}\n`;
+
+  it("reads the App's hook or an organisation hook", () => {
+    expect(parseDeploymentConfig(withHook('{ source: app }'), 'deploy.yaml').github.hookDeliveries).toEqual({
+      source: 'app',
+    });
+    expect(
+      parseDeploymentConfig(withHook('{ source: org, org: acme, hookId: 12 }'), 'deploy.yaml').github
+        .hookDeliveries,
+    ).toEqual({ source: 'org', org: 'acme', hookId: 12 });
+    expect(parseDeploymentConfig(base, 'deploy.yaml').github.hookDeliveries).toBeUndefined();
+  });
+
+  it('names the key path of an org hook without its id, and of an unknown source', () => {
+    expect(problemsOf(withHook('{ source: org, org: acme }'))).toContain('github.hookDeliveries.hookId');
+    expect(problemsOf(withHook('{ source: repo }'))).toContain(
+      'github.hookDeliveries.source: expected source: app, or source: org with org and hookId',
+    );
+    expect(problemsOf(withHook('{ source: app, hookId: 3 }'))).toContain(
+      'github.hookDeliveries: unknown key "hookId"',
+    );
+  });
+});

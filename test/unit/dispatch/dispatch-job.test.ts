@@ -46,6 +46,7 @@ const setup = (options: {
   onSlotFreed?: (pool: string) => Promise<void>;
   reopenLost?: boolean;
 }) => {
+  const removedParameters: string[] = [];
   const log: string[] = [];
   const warnings: Record<string, unknown>[] = [];
   const slots = new Map<string, number>();
@@ -131,6 +132,12 @@ const setup = (options: {
     providers: (roleArn?: string) => {
       const as = roleArn ? ` as ${roleArn.split(':')[4]}` : '';
       return {
+        credentials: {
+          async remove(name: string) {
+            log.push(`delete parameter ${name}${as}`);
+            removedParameters.push(name);
+          },
+        },
         codebuild: {
           ...provider(async (target: CodeBuildTarget) => {
             const { project, ...overrides } = target;
@@ -576,6 +583,27 @@ describe('dispatcher', () => {
         'credentials ghes-cp-11-1',
         'wake linux',
         'dispatched linux i-1',
+      ]);
+    });
+
+    it("deletes a gone build's leftover credentials parameter, in the pool's account, before dispatching again", async () => {
+      const cb = pool('cb', {
+        provider: 'codebuild',
+        codebuild: { project: 'r' },
+        roleArn: 'arn:aws:iam::444455556666:role/capacity',
+      });
+      const { dispatcher, log } = setup({ pools: [cb], earlierAlive: false });
+      const gone = {
+        pool: 'cb',
+        provider: 'codebuild',
+        resourceId: 'r:b0',
+        credentialsParameter: '/p/builds/ab12',
+      };
+      expect(await dispatcher.recheck(job(), gone)).toBe('relaunched');
+      expect(log.slice(0, 3)).toEqual([
+        'is r:b0 alive',
+        'reopen from r:b0: r:b0 (cb) is gone and never took the job; dispatching again',
+        'delete parameter /p/builds/ab12 as 444455556666',
       ]);
     });
 

@@ -65,3 +65,51 @@ describe('dispatch lease', () => {
     expect(renewedByFirst).toMatchObject({ claimed: false, retry: true });
   });
 });
+
+describe('a launch recorded with its credentials parameter', () => {
+  it('keeps the parameter name for the reconciler, and drops it when the launch is set aside', async () => {
+    // Prepare
+    const { createDynamoPendingJobs } = await import('../../../shared/ledger/pending-jobs.ts');
+    const jobKey = await queuedJob();
+    const [jobId] = jobKey.split('#').map(Number) as [number];
+    await db.call('UpdateItem', {
+      TableName: 'JobsTable',
+      Key: { pk: { S: jobKey } },
+      UpdateExpression:
+        'SET jobId = :id, runId = :id, runAttempt = :one, repository = :r, #owner = :o, labels = :l, queuedAt = :q',
+      ExpressionAttributeNames: { '#owner': 'owner' },
+      ExpressionAttributeValues: {
+        ':id': { N: String(jobId) },
+        ':one': { N: '1' },
+        ':r': { S: 'acme/app' },
+        ':o': { S: 'acme' },
+        ':l': { L: [{ S: 'linux' }] },
+        ':q': { S: '2026-11-24T11:00:00Z' },
+      },
+    });
+    await records.claim(jobKey, 'me', at(1000), 60);
+    // Act
+    await records.dispatched(jobKey, 'me', {
+      pool: 'cb',
+      provider: 'codebuild',
+      resourceId: 'r:b1',
+      at: at(1001),
+      credentialsParameter: '/ghes-cp/dev/runners/builds/ab12',
+    });
+    const pending = createDynamoPendingJobs(db.call, 'JobsTable');
+    const dispatched = (await pending.oldestDispatched(100)).find((job) => job.detail.jobId === jobId);
+    // Assess
+    expect(dispatched?.launch).toEqual({
+      pool: 'cb',
+      provider: 'codebuild',
+      resourceId: 'r:b1',
+      credentialsParameter: '/ghes-cp/dev/runners/builds/ab12',
+    });
+    expect(await records.reopen(jobKey, 'r:b1', 'gone', at(1700))).toBe(true);
+    const { Item } = await db.call<{ Item: Record<string, unknown> }>('GetItem', {
+      TableName: 'JobsTable',
+      Key: { pk: { S: jobKey } },
+    });
+    expect(Item).not.toHaveProperty('credentialsParameter');
+  });
+});

@@ -78,7 +78,9 @@ describe('CodeBuild runner provider', () => {
     const launched = await provider().launch(request(11, 1), { project: 'runner-linux' });
 
     // Assess
-    expect(launched).toEqual({ resourceId: 'runner-linux:0f1e2d' });
+    // The credentials' random parameter name goes to the ledger, for a cleanup if the build dies early.
+    const parameter = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Name!;
+    expect(launched).toEqual({ resourceId: 'runner-linux:0f1e2d', credentialsParameter: parameter });
     expect(codebuild).toReceiveCommandExactlyOnceWith(StartBuildCommand, {
       projectName: 'runner-linux',
       sourceTypeOverride: 'NO_SOURCE',
@@ -237,7 +239,10 @@ describe('CodeBuild runner provider', () => {
       const launched = await provider().launch(request(11, 1), { project: 'runner-linux' });
 
       // Assess
-      expect(launched).toEqual({ resourceId: 'runner-linux:mine' });
+      expect(launched).toEqual({
+        resourceId: 'runner-linux:mine',
+        credentialsParameter: ssm.commandCalls(PutParameterCommand)[0]!.args[0].input.Name!,
+      });
       expect(codebuild).toReceiveCommandWith(ListBuildsForProjectCommand, {
         projectName: 'runner-linux',
         sortOrder: 'DESCENDING',

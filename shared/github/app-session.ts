@@ -1,0 +1,102 @@
+import tls from 'node:tls';
+import { createAppAuth } from '@octokit/auth-app';
+import { request as octokitRequest } from '@octokit/request';
+import type { EndpointOptions, OctokitResponse, RequestInterface } from '@octokit/types';
+import { Agent, fetch as undiciFetch } from 'undici';
+
+/**
+ * One GitHub App's way in: a request function for `apiUrl` (trusting an internal CA when given), the
+ * App JWT, and installation tokens (auth-app caches them until shortly before they expire). Shared by
+ * the dispatcher's client and the reconciler's recovery client, so both see the same rules.
+ */
+export interface AppSessionOptions {
+  /** `https://<ghes>/api/v3` */
+  readonly apiUrl: string;
+  readonly appId: number;
+  readonly privateKey: string;
+  /** PEM of an internal CA that signed the GHES certificate. */
+  readonly caBundle?: string;
+  /**
+   * Wraps every call, token requests included (octokit's `request.hook`): the reconciler's per-run
+   * budget and rate-limit handling (shared/github/call-budget.ts).
+   */
+  readonly requestHook?: RequestHook;
+}
+
+export type RequestHook = (
+  request: (options: EndpointOptions) => Promise<OctokitResponse<unknown>>,
+  options: EndpointOptions,
+) => Promise<OctokitResponse<unknown>>;
+
+export interface AppSession {
+  readonly request: RequestInterface;
+  /** Requests signed with the App JWT (`/app/...` routes). */
+  appRequest(): Promise<RequestInterface>;
+  /** Requests with the installation token of the owner (org or user) of `repository`. */
+  installationRequest(
+    owner: string,
+    repository: string,
+    installationId: number | null,
+  ): Promise<RequestInterface>;
+}
+
+export const createAppSession = (options: AppSessionOptions): AppSession => {
+  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
+  const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
+  const dispatcher = options.caBundle
+    ? new Agent({ connect: { ca: [...defaultCas, options.caBundle] } })
+    : undefined;
+  const request = octokitRequest.defaults({
+    baseUrl: options.apiUrl.replace(/\/$/, ''),
+    headers: { 'user-agent': 'ghes-control-plane' },
+    ...(dispatcher || options.requestHook
+      ? {
+          request: {
+            ...(options.requestHook ? { hook: options.requestHook } : {}),
+            // undici's own fetch, so the Agent that trusts the extra CA is the one the request uses.
+            ...(dispatcher
+              ? {
+                  fetch: ((url: string, init: object) =>
+                    undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
+                }
+              : {}),
+          },
+        }
+      : {}),
+  });
+  const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
+  const installations = new Map<string, number>();
+
+  const appRequest = async () => {
+    const { token } = await auth({ type: 'app' });
+    return request.defaults({ headers: { authorization: `bearer ${token}` } });
+  };
+
+  /** Org/repo hooks carry no installation: find it by owner once per container. */
+  const installationFor = async (owner: string, repository: string, fromPayload: number | null) => {
+    if (fromPayload) return fromPayload;
+    const cached = installations.get(owner);
+    if (cached) return cached;
+    const api = await appRequest();
+    let id: number;
+    try {
+      id = (await api('GET /orgs/{org}/installation', { org: owner })).data.id;
+    } catch (error) {
+      if ((error as { status?: number }).status !== 404) throw error;
+      const [repoOwner, repo] = repository.split('/');
+      id = (await api('GET /repos/{owner}/{repo}/installation', { owner: repoOwner!, repo: repo! })).data.id;
+    }
+    installations.set(owner, id);
+    return id;
+  };
+
+  return {
+    request,
+    appRequest,
+    async installationRequest(owner, repository, installationId) {
+      const id = await installationFor(owner, repository, installationId);
+      const { token } = await auth({ type: 'installation', installationId: id });
+      return request.defaults({ headers: { authorization: `token ${token}` } });
+    },
+  };
+};
