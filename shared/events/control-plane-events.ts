@@ -8,9 +8,10 @@ export const workflowJobDetailType = (action: WorkflowJobEvent['action']): strin
 
 /**
  * What a `workflow_job.*` event on the bus carries: what the dispatcher reads to route, lease and
- * launch (`queued`) or to free a job's capacity (`completed`), and nothing else. The job name and
- * GitHub's timestamps stay in the webhook: no consumer reads them, and every byte counts against
- * EventBridge's 256 KB entry limit and is kept by the bus archive.
+ * launch (`queued`) or to free a job's capacity (`completed`), and what the deploy notifier shows
+ * (job name, commit, who triggered it, GitHub's timestamps), and nothing else: every byte counts
+ * against EventBridge's 256 KB entry limit and is kept by the bus archive. Every field is bounded by
+ * shared/intake/workflow-job-limits.ts.
  */
 export interface WorkflowJobDetail {
   readonly action: WorkflowJobEvent['action'];
@@ -29,6 +30,19 @@ export interface WorkflowJobDetail {
   readonly runnerName: string | null;
   /** How the job ended; null until `completed`. */
   readonly conclusion: string | null;
+  /*
+   * For the deploy notifier. Optional: a job the reconciler re-dispatches from its ledger row has
+   * none of them, and the dispatcher reads none.
+   */
+  /** The job's name as GitHub shows it (`build`, `deploy (eu-west-1)`); '' when the payload had none. */
+  readonly jobName?: string;
+  readonly headSha?: string | null;
+  /** Who triggered the run; null when the delivery did not say. */
+  readonly sender?: string | null;
+  /** GitHub's own times: when the job was queued, taken by a runner, and finished. */
+  readonly createdAt?: string | null;
+  readonly startedAt?: string | null;
+  readonly completedAt?: string | null;
 }
 
 const started = (action: WorkflowJobEvent['action']) => action === 'in_progress' || action === 'completed';
@@ -48,4 +62,10 @@ export const toWorkflowJobDetail = (job: WorkflowJobEvent, deliveryId: string): 
   deliveryId,
   runnerName: started(job.action) ? job.runnerName : null,
   conclusion: job.action === 'completed' ? job.conclusion : null,
+  jobName: job.jobName,
+  headSha: job.headSha,
+  sender: job.sender,
+  createdAt: job.createdAt,
+  startedAt: started(job.action) ? job.startedAt : null,
+  completedAt: job.action === 'completed' ? job.completedAt : null,
 });
