@@ -1,7 +1,6 @@
 import { createJsonClient, dynamoDbSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { parseDeploymentConfig } from '../config/deployment-config.ts';
 import { readDeployNotifierEnv } from '../config/runtime-env.ts';
-import { ConfigError } from '../http/errors.ts';
 import { createRouter } from '../routing/route-job.ts';
 import { createSecretsManagerBotToken } from '../slack/bot-token.ts';
 import { createSlackClient } from '../slack/slack-client.ts';
@@ -11,14 +10,16 @@ import { webUrlOf } from './render-run-message.ts';
 import { createDynamoRunMessageStore } from './run-message-store.ts';
 
 /**
- * Wires the deploy notifier from the Lambda's environment, once per container. The bot token is read
+ * Wires the deploy notifier from the Lambda's environment, once per container (the config check
+ * makes `slack` required as soon as a rule exists). The bot token is read
  * on the first Slack call, not here, so a cold start costs no Secrets Manager round trip for events
  * no rule selects.
  */
 export const createDeployNotifierFromEnv = (): DeployNotifier => {
   const env = readDeployNotifierEnv();
   const config = parseDeploymentConfig(env.deploymentConfig, 'DEPLOYMENT_CONFIG');
-  if (!config.slack) throw new ConfigError('DEPLOYMENT_CONFIG: slack: required by the deploy notifier');
+  // Deployed whether or not rules are configured: with none, every event is acknowledged unread.
+  if (!config.slack) return { handle: async () => ({ rules: [] }) };
   return createDeployNotifier({
     rules: createNotificationRules(config.notifications, createRouter(config.pools)),
     store: createDynamoRunMessageStore(createJsonClient(dynamoDbSpec, env.aws), env.notificationsTable),

@@ -88,7 +88,13 @@ export const createDynamoRunMessageStore = (dynamo: JsonCall, tableName: string)
 
   return {
     async mergeJob(key, run, job, now) {
-      const names: Record<string, string> = { '#job': `${JOB_PREFIX}${job.jobId}`, '#rank': 'rank' };
+      // Every attribute by alias: `rule`, `version` and others are DynamoDB reserved words.
+      const names: Record<string, string> = {
+        '#job': `${JOB_PREFIX}${job.jobId}`,
+        '#rank': 'rank',
+        '#version': 'version',
+        '#expiresAt': 'expiresAt',
+      };
       const values: Record<string, unknown> = {
         ':job': toAttribute({ ...job, rank: JOB_STATUS_RANK[job.status] }),
         ':rank': toAttribute(JOB_STATUS_RANK[job.status]),
@@ -98,13 +104,14 @@ export const createDynamoRunMessageStore = (dynamo: JsonCall, tableName: string)
       };
       const sets = [
         '#job = :job',
-        'version = if_not_exists(version, :zero) + :one',
-        'expiresAt = :expiresAt',
+        '#version = if_not_exists(#version, :zero) + :one',
+        '#expiresAt = :expiresAt',
       ];
       const keep = (field: string, value: string | number | null) => {
         if (value === null) return;
         values[`:${field}`] = toAttribute(value);
-        sets.push(`${field} = if_not_exists(${field}, :${field})`);
+        names[`#${field}`] = field;
+        sets.push(`#${field} = if_not_exists(#${field}, :${field})`);
       };
       keep('rule', key.rule);
       keep('repository', key.repository);
@@ -158,9 +165,15 @@ export const createDynamoRunMessageStore = (dynamo: JsonCall, tableName: string)
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: keyOf(key),
-          UpdateExpression:
-            'SET renderedVersion = :version, ts = :ts, messageChannel = :channel REMOVE renderOwner, renderUntil',
-          ConditionExpression: 'renderOwner = :owner',
+          UpdateExpression: 'SET #rendered = :version, #ts = :ts, #channel = :channel REMOVE #owner, #until',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: {
+            '#rendered': 'renderedVersion',
+            '#ts': 'ts',
+            '#channel': 'messageChannel',
+            '#owner': 'renderOwner',
+            '#until': 'renderUntil',
+          },
           ExpressionAttributeValues: {
             ':version': { N: String(version) },
             ':ts': { S: message.ts },

@@ -10,6 +10,7 @@ import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
+import type { SqsMessage } from '../twin/sqs.ts';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -118,6 +119,13 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
   });
+  const deployNotifier: TwinLambda = await loadTwinLambda({
+    name: 'deploy-notifier',
+    modulePath: functionPath('deploy-notifier'),
+    env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-deploy-notifier' },
+    timeoutMs: twin.timing.dispatcher.timeoutMs,
+    sessions: twin.lambdaSessions,
+  });
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
   let reconciling = false;
@@ -137,7 +145,30 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         }
       })
     : () => {};
-  // The SQS event source mapping: batches in, `batchItemFailures` back.
+  // The SQS event source mappings: batches in, `batchItemFailures` back.
+  const sqsEvent = (queue: string, messages: readonly SqsMessage[]) => ({
+    Records: messages.map((m): SQSRecord => ({
+      messageId: m.messageId,
+      receiptHandle: `${m.messageId}#${m.receiveCount}`,
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receiveCount),
+        SentTimestamp: String(m.sentAt),
+        SenderId: 'events.amazonaws.com',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${config.region}:${config.sandbox.accountId}:${queue}`,
+      awsRegion: config.region,
+    })),
+  });
+  twin.queues
+    .get('DeployNotifierQueue')!
+    .attach(async (messages) =>
+      deployNotifier.invoke<SQSBatchResponse>(sqsEvent('DeployNotifierQueue', messages)),
+    );
   twin.queues.get('DispatchQueue')!.attach(async (messages) =>
     dispatcher.invoke<SQSBatchResponse>({
       Records: messages.map((m): SQSRecord => ({
@@ -261,6 +292,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'github-webhook': webhook.stats,
       'runner-dispatcher': dispatcher.stats,
       'runner-reconciler': reconciler.stats,
+      'deploy-notifier': deployNotifier.stats,
     },
     reconciler: reconcileRuns,
   });

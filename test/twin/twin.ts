@@ -19,6 +19,7 @@ import { createStsTwin, type StsTwin } from './sts.ts';
 import { TwinQueue } from './sqs.ts';
 import { readDeployedTiming, scaleTiming, type TwinTiming } from './dispatch-timing.ts';
 import { createLambdaSessions, type LambdaSessions } from './lambda-sessions.ts';
+import { channelIdOf, startSlackTwin, type SlackTwin } from './slack.ts';
 
 /**
  * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
@@ -36,6 +37,7 @@ export interface Twin {
   readonly ec2: Ec2Twin;
   readonly codebuild: CodeBuildTwin;
   readonly github: GithubTwin;
+  readonly slack: SlackTwin;
   readonly queues: ReadonlyMap<string, TwinQueue>;
   readonly alerts: readonly { at: string; source: string; detail: string }[];
   /** Environment every twin Lambda gets: credentials, region, the endpoint, resource names. */
@@ -53,6 +55,9 @@ export interface Twin {
 }
 
 export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable', leases: 'LeasesTable' } as const;
+export const NOTIFICATIONS_TABLE = 'DeployNotificationsTable';
+/** The bot token the twin's Secrets Manager holds and its Slack accepts. */
+export const SLACK_BOT_TOKEN = 'xoxb-sandbox-bot-token';
 export const EVENT_BUS_NAME = 'ghes-control-plane';
 export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 
@@ -62,7 +67,10 @@ let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
   const services: TwinAwsService[] = [];
-  const faults = new FaultInjector(() => ({ targets: faultTargetsOf(services) }));
+  let slack: SlackTwin | undefined;
+  const faults = new FaultInjector(() => ({
+    targets: new Map([...faultTargetsOf(services), ...(slack?.faultTargets ?? [])]),
+  }));
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
@@ -105,7 +113,23 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       source: 'DispatchDeadLetterQueue',
       detail: message.messageId,
     });
-  const queues = new Map([[dispatchQueue.name, dispatchQueue]]);
+  // The deploy notifier's queue keeps the dispatcher's scaled visibility: both outlive a scaled
+  // Lambda timeout and a scaled lock (render lock / dispatch lease) by the same margins.
+  const notifierQueue = new TwinQueue('DeployNotifierQueue', {
+    ...timing.dispatchQueue,
+    maxReceiveCount: 8,
+    concurrency: 2,
+  });
+  notifierQueue.onDeadLetter = (message) =>
+    alerts.push({
+      at: new Date().toISOString(),
+      source: 'DeployNotifierDeadLetterQueue',
+      detail: message.messageId,
+    });
+  const queues = new Map([
+    [dispatchQueue.name, dispatchQueue],
+    [notifierQueue.name, notifierQueue],
+  ]);
   const events = createEventBridgeTwin({
     busName: EVENT_BUS_NAME,
     region: config.region,
@@ -154,8 +178,24 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       `arn:aws:ec2:${config.region}:${account}:instance/${instanceId}`,
   });
 
+  slack = await startSlackTwin({
+    botToken: SLACK_BOT_TOKEN,
+    channels: Object.fromEntries(
+      config.notifications.map(({ channel }) => [
+        channel,
+        channel.startsWith('#') ? channelIdOf(channel) : channel,
+      ]),
+    ),
+    faults,
+  });
+  if (config.slack) secrets.put(config.slack.botTokenSecretArn, SLACK_BOT_TOKEN);
+
   const { sandbox: _sandbox, ...deployment } = config;
-  const deploymentConfig = { ...deployment, github: { ...deployment.github, apiUrl: github.apiUrl } };
+  const deploymentConfig = {
+    ...deployment,
+    github: { ...deployment.github, apiUrl: github.apiUrl },
+    ...(deployment.slack ? { slack: { ...deployment.slack, apiUrl: slack.apiUrl } } : {}),
+  };
 
   const jobs = async () =>
     (await dynamo.scan(TABLES.jobs))
@@ -199,6 +239,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     ec2,
     codebuild,
     github,
+    slack,
     queues,
     alerts,
     timing,
@@ -219,6 +260,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       // Scaled with the dispatcher's timeout and the queue's visibility timeout (dispatch-timing.ts).
       DISPATCH_LEASE_SECONDS: String(timing.dispatcher.leaseSeconds),
       DISPATCHER_TIMEOUT_SECONDS: String(timing.dispatcher.timeoutMs / 1000),
+      NOTIFICATIONS_TABLE,
+      // Scaled as the dispatch lease is: above the scaled Lambda timeout, below the visibility timeout.
+      NOTIFY_RENDER_LOCK_SECONDS: String(timing.dispatcher.leaseSeconds),
     },
     setWebhookTarget(url) {
       webhookTarget = url;
@@ -264,7 +308,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         executions: [],
         locks: [],
         appliances: [],
-        slack: [],
+        /** Every Slack Web API call sent, as sent (failed ones carry Slack's `error`). */
+        slack: slack.calls,
         runners: github.runners(),
         alerts,
         faults: faults.list(),
@@ -282,6 +327,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       ec2.close();
       codebuild.close();
       await github.close();
+      await slack.close();
       await endpoint.close();
       await dynamo.close();
     },
