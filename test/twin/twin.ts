@@ -67,9 +67,10 @@ let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
   const services: TwinAwsService[] = [];
-  let slack: SlackTwin | undefined;
+  // The Slack twin starts later (it takes the injector); its fault targets join once it exists.
+  const slackFaultTargets = new Map<string, Readonly<Record<string, number>>>();
   const faults = new FaultInjector(() => ({
-    targets: new Map([...faultTargetsOf(services), ...(slack?.faultTargets ?? [])]),
+    targets: new Map([...faultTargetsOf(services), ...slackFaultTargets]),
   }));
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
@@ -178,7 +179,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       `arn:aws:ec2:${config.region}:${account}:instance/${instanceId}`,
   });
 
-  slack = await startSlackTwin({
+  const slack = await startSlackTwin({
     botToken: SLACK_BOT_TOKEN,
     channels: Object.fromEntries(
       config.notifications.map(({ channel }) => [
@@ -188,6 +189,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     ),
     faults,
   });
+  for (const [target, errors] of slack.faultTargets) slackFaultTargets.set(target, errors);
   if (config.slack) secrets.put(config.slack.botTokenSecretArn, SLACK_BOT_TOKEN);
 
   const { sandbox: _sandbox, ...deployment } = config;
