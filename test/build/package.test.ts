@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   readDispatcherEnv,
   readReconcilerEnv,
+  readDeployNotifierEnv,
   readWebhookIntakeEnv,
 } from '../../shared/config/runtime-env.ts';
 
@@ -147,6 +148,7 @@ describe('function environments', () => {
     GithubDashwebhookLambdaFunction: readWebhookIntakeEnv,
     RunnerDashdispatcherLambdaFunction: readDispatcherEnv,
     RunnerDashreconcilerLambdaFunction: (env) => [readDispatcherEnv(env), readReconcilerEnv(env)],
+    DeployDashnotifierLambdaFunction: readDeployNotifierEnv,
   };
   // Lambda sets these itself.
   const lambdaSets = {
