@@ -31,3 +31,11 @@ module.exports.webhookSecretArns = () => secretResources(load().github.webhookSe
 const assumableRoles = () => [...new Set((load().pools ?? []).map((pool) => pool.roleArn).filter(Boolean))];
 module.exports.dispatcherAssumableRoles = assumableRoles;
 module.exports.hasCrossAccountPools = () => String(assumableRoles().length > 0);
+
+/** The Slack bot token, for the deploy notifier; none when no `slack:` block is configured. */
+const slackSecretArns = () => {
+  const { slack } = load();
+  return slack?.botTokenSecretArn ? secretResources(slack.botTokenSecretArn) : [];
+};
+module.exports.slackSecretArns = slackSecretArns;
+module.exports.hasSlack = () => String(slackSecretArns().length > 0);

@@ -144,6 +144,44 @@ const hookDeliveriesSchema = z.discriminatedUnion(
   ],
   { error: 'expected source: app, or source: org with org and hookId' },
 );
+/** The Slack app the control plane posts as. */
+const slackSettings = z.strictObject({
+  /** Secret holding the bot token (`xoxb-…`), as a plain string. */
+  botTokenSecretArn: secretArn,
+  /** Web API base; the sandbox points it at its loopback Slack. @default https://slack.com/api/ */
+  apiUrl: z.optional(z.string().check(z.regex(/^https?:\/\/[^/]+(\/.*)?$/, 'expected an http(s) URL'))),
+});
+
+/**
+ * A deploy-notification rule: the runs it selects get one Slack message, edited as their jobs move.
+ * `workflow`, `repositories` and `branches` select runs; `pools` selects jobs within them.
+ */
+export const notificationRuleSchema = z.strictObject({
+  name: nonEmpty,
+  /** Regular expression on the workflow name, e.g. `-deploy$`. */
+  workflow: nonEmpty,
+  /** Globs on `owner/repo`, as a pool's `repositories` (case-insensitive). */
+  repositories: z.optional(z.array(nonEmpty)),
+  /** Globs on the head branch, as a pool's `branches`. */
+  branches: z.optional(z.array(nonEmpty)),
+  /** Only jobs routed to one of these pools are shown (and only they start a message). */
+  pools: z.optional(z.array(nonEmpty).check(z.minLength(1, 'expected at least one pool'))),
+  /** A channel ID (`C0123ABCD`) or name (`#deploys`) the bot has been invited to. */
+  channel: z
+    .string()
+    .check(z.regex(/^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{2,})$/, 'expected a channel ID (C…) or #name')),
+  /** Slack mention added when a job fails: `<!subteam^S0123ABCD>`, `<@U0123ABCD>`, `<!here>`. */
+  mentionOnFailure: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^<(!subteam\^[A-Z0-9]+|@[UW][A-Z0-9]+|!here|!channel)>$/,
+          'expected a Slack mention such as <!subteam^S0123ABCD> or <@U0123ABCD>',
+        ),
+      ),
+  ),
+});
 
 export const deploymentConfigSchema = z.strictObject({
   region: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1')),
@@ -167,9 +205,39 @@ export const deploymentConfigSchema = z.strictObject({
     hookDeliveries: z.optional(hookDeliveriesSchema),
   }),
   pools: z._default(z.array(poolSchema), []),
+  slack: z.optional(slackSettings),
+  /** Deploy notifications in Slack; needs `slack`. */
+  notifications: z._default(z.array(notificationRuleSchema), []),
 });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+export type NotificationRuleConfig = z.infer<typeof notificationRuleSchema>;
+
+/** Rules that need the whole document: unique names, a regex that compiles, pools that exist, a Slack app. */
+export const crossCheckNotifications = (
+  config: Pick<DeploymentConfig, 'notifications' | 'pools' | 'slack'>,
+  at = 'notifications',
+): string[] => {
+  const problems: string[] = [];
+  const pools = new Set(config.pools.map((pool) => pool.name));
+  const names = new Map<string, number>();
+  config.notifications.forEach((rule, i) => {
+    if (names.has(rule.name))
+      problems.push(`${at}[${i}].name: "${rule.name}" is already used by ${at}[${names.get(rule.name)}]`);
+    else names.set(rule.name, i);
+    try {
+      new RegExp(rule.workflow);
+    } catch (error) {
+      problems.push(`${at}[${i}].workflow: not a valid regular expression (${(error as Error).message})`);
+    }
+    (rule.pools ?? []).forEach((pool, j) => {
+      if (!pools.has(pool)) problems.push(`${at}[${i}].pools[${j}]: no pool named "${pool}"`);
+    });
+  });
+  if (config.notifications.length > 0 && !config.slack)
+    problems.push(`slack: required when notifications are configured (slack.botTokenSecretArn)`);
+  return problems;
+};
 export type PoolConfig = z.infer<typeof poolSchema>;
 
 export type MaintenanceConfig = NonNullable<PoolConfig['maintenance']>;
@@ -284,4 +352,7 @@ export const parseYamlConfig = <S extends z.ZodMiniType>(
 };
 
 export const parseDeploymentConfig = (text: string, source: string): DeploymentConfig =>
-  parseYamlConfig(text, deploymentConfigSchema, source, (config) => crossCheckPools(config.pools));
+  parseYamlConfig(text, deploymentConfigSchema, source, (config) => [
+    ...crossCheckPools(config.pools),
+    ...crossCheckNotifications(config),
+  ]);

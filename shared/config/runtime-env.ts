@@ -172,3 +172,26 @@ export const readPoolMaintenanceEnv = (env: Env = process.env): PoolMaintenanceE
     documentName: v.MAINTENANCE_DOCUMENT_NAME!,
   };
 };
+
+export interface DeployNotifierEnv {
+  readonly aws: AwsConnection;
+  /** Per-run message state (DeployNotificationsTable). */
+  readonly notificationsTable: string;
+  /** The deployment config (YAML or JSON text): `notifications`, `slack`, `pools`, `github.apiUrl`. */
+  readonly deploymentConfig: string;
+  /**
+   * How long one worker may hold a run's render lock: above the function's timeout, below the
+   * queue's visibility timeout (serverless.yml, infra/resources.yml). @default 60
+   */
+  readonly renderLockSeconds: number;
+}
+
+export const readDeployNotifierEnv = (env: Env = process.env): DeployNotifierEnv => {
+  const v = required(env, ['NOTIFICATIONS_TABLE', 'DEPLOYMENT_CONFIG']);
+  return {
+    aws: readAwsConnection(env),
+    notificationsTable: v.NOTIFICATIONS_TABLE!,
+    deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    renderLockSeconds: positiveNumber(env, 'NOTIFY_RENDER_LOCK_SECONDS', 60),
+  };
+};

@@ -8,10 +8,10 @@ export const workflowJobDetailType = (action: WorkflowJobEvent['action']): strin
 
 /**
  * What a `workflow_job.*` event on the bus carries: what the dispatcher reads to route, lease and
- * launch (`queued`) or to free a job's capacity (`completed`), and nothing else. The job name stays
- * in the webhook: no consumer reads it, and every byte counts against EventBridge's 256 KB entry
- * limit and is kept by the bus archive. GitHub's `created_at`/`started_at` ride on started jobs only:
- * the dispatcher reports queue time from the `completed` event it already receives.
+ * launch (`queued`) or to free a job's capacity (`completed`), and what the deploy notifier shows
+ * (job name, commit, who triggered it, GitHub's timestamps), and nothing else: every byte counts
+ * against EventBridge's 256 KB entry limit and is kept by the bus archive. Every field is bounded by
+ * shared/intake/workflow-job-limits.ts.
  */
 export interface WorkflowJobDetail {
   readonly action: WorkflowJobEvent['action'];
@@ -30,10 +30,19 @@ export interface WorkflowJobDetail {
   readonly runnerName: string | null;
   /** How the job ended; null until `completed`. */
   readonly conclusion: string | null;
-  /** GitHub's `created_at` (when the job queued); only on `in_progress` and `completed`. */
+  /*
+   * For the deploy notifier. Optional: a job the reconciler re-dispatches from its ledger row has
+   * none of them, and the dispatcher reads none.
+   */
+  /** The job's name as GitHub shows it (`build`, `deploy (eu-west-1)`); '' when the payload had none. */
+  readonly jobName?: string;
+  readonly headSha?: string | null;
+  /** Who triggered the run; null when the delivery did not say. */
+  readonly sender?: string | null;
+  /** GitHub's own times: when the job was queued, taken by a runner, and finished. */
   readonly createdAt?: string | null;
-  /** GitHub's `started_at` (when a runner took it); only on `in_progress` and `completed`. */
   readonly startedAt?: string | null;
+  readonly completedAt?: string | null;
 }
 
 const started = (action: WorkflowJobEvent['action']) => action === 'in_progress' || action === 'completed';
@@ -60,6 +69,10 @@ export const toWorkflowJobDetail = (job: WorkflowJobEvent, deliveryId: string): 
   deliveryId,
   runnerName: started(job.action) ? job.runnerName : null,
   conclusion: job.action === 'completed' ? job.conclusion : null,
-  // Absent, not null, on queued events: they stay byte for byte what they were.
-  ...(started(job.action) ? { createdAt: instant(job.createdAt), startedAt: instant(job.startedAt) } : {}),
+  jobName: job.jobName,
+  headSha: job.headSha,
+  sender: job.sender,
+  createdAt: instant(job.createdAt),
+  startedAt: started(job.action) ? instant(job.startedAt) : null,
+  completedAt: job.action === 'completed' ? instant(job.completedAt) : null,
 });

@@ -6,9 +6,10 @@
  * refused with 400 naming the field, which GitHub shows in the hook's delivery log.
  *
  * Lengths count Unicode code points. JSON escapes a code point to at most 6 bytes (`\u0001`), so the
- * worst event these bounds allow is 119,145 bytes by EventBridge's count (139 KB as JSON on the
- * wire; test/unit/intake/workflow-job-event-size.test.ts builds it): under half the budget, so
- * GitHub may grow a field without us refusing real jobs.
+ * worst event these bounds allow is 128,440 bytes by EventBridge's count
+ * (test/unit/intake/workflow-job-event-size.test.ts builds it, and checks the wire JSON too): under
+ * half the budget, so GitHub may grow a field without us refusing real jobs. The deploy notifier's
+ * fields (head sha, sender, timestamps) took 9 KB of the 12 KB that were left below half.
  */
 export const WORKFLOW_JOB_LIMITS = {
   /** Labels a job asks for in `runs-on`. Real jobs ask for a handful. */
@@ -35,6 +36,12 @@ export const WORKFLOW_JOB_LIMITS = {
   runnerNameLength: 256,
   /** `workflow_job.conclusion`: GitHub's values are single words, `action_required` the longest. */
   conclusionLength: 64,
+  /** `workflow_job.head_sha`: 40 hex digits, 64 in a SHA-256 repository. */
+  headShaLength: 64,
+  /** `sender.login`, who triggered the run. GitHub caps user names at 39 characters. */
+  senderLength: 255,
+  /** `created_at`, `started_at`, `completed_at`: ISO 8601, 20 characters as GitHub writes them. */
+  timestampLength: 64,
   /** `X-GitHub-Delivery`, a GUID (36 characters); it also keys the delivery claim in DynamoDB. */
   deliveryIdLength: 256,
 } as const;

@@ -18,6 +18,10 @@ export interface WorkflowJobEvent {
   readonly conclusion: string | null;
   /** Absent on org/repo hooks; the dispatcher then finds the App installation by owner. */
   readonly installationId: number | null;
+  /** The commit the run is for. */
+  readonly headSha: string | null;
+  /** `sender.login`: who triggered the run (absent on some redeliveries and older GHES). */
+  readonly sender: string | null;
   readonly createdAt: string | null;
   readonly startedAt: string | null;
   readonly completedAt: string | null;
@@ -52,8 +56,6 @@ const text = (value: unknown, path: string, max: number): string =>
     : refuse(path, `a string of at most ${max} characters`);
 const optionalText = (value: unknown, path: string, max: number): string | null =>
   value === undefined || value === null ? null : text(value, path, max);
-const optionalUnbounded = (value: unknown, path: string): string | null =>
-  value === undefined || value === null ? null : unbounded(value, path);
 
 const labelsOf = (value: unknown): string[] => {
   const path = 'workflow_job.labels';
@@ -61,6 +63,11 @@ const labelsOf = (value: unknown): string[] => {
   if (labels.length > LIMITS.labels) refuse(path, `an array of at most ${LIMITS.labels} labels`);
   return labels.map((label, i) => text(label, `${path}[${i}]`, LIMITS.labelLength));
 };
+
+const senderOf = (value: unknown): string | null =>
+  value === undefined || value === null
+    ? null
+    : optionalText(object(value, 'sender').login, 'sender.login', LIMITS.senderLength);
 
 /**
  * Returns the job event, or undefined for an action we do not track. Throws 400 on a broken payload
@@ -96,10 +103,12 @@ export const parseWorkflowJob = (payload: unknown): WorkflowJobEvent | undefined
     runnerName: optionalText(job.runner_name, 'workflow_job.runner_name', LIMITS.runnerNameLength),
     conclusion: optionalText(job.conclusion, 'workflow_job.conclusion', LIMITS.conclusionLength),
     installationId: installation ? positive(installation.id, 'installation.id') : null,
-    // Neither stored nor published: checked for shape only, so they need no bound.
-    createdAt: optionalUnbounded(job.created_at, 'workflow_job.created_at'),
-    startedAt: optionalUnbounded(job.started_at, 'workflow_job.started_at'),
-    completedAt: optionalUnbounded(job.completed_at, 'workflow_job.completed_at'),
+    headSha: optionalText(job.head_sha, 'workflow_job.head_sha', LIMITS.headShaLength),
+    sender: senderOf(root.sender),
+    // Published for the deploy notifier's per-job durations, so bounded like every published field.
+    createdAt: optionalText(job.created_at, 'workflow_job.created_at', LIMITS.timestampLength),
+    startedAt: optionalText(job.started_at, 'workflow_job.started_at', LIMITS.timestampLength),
+    completedAt: optionalText(job.completed_at, 'workflow_job.completed_at', LIMITS.timestampLength),
   };
   return (trackedActions as readonly string[]).includes(action) ? event : undefined;
 };

@@ -77,6 +77,9 @@ export const discoverUnseenJobs = async (
       {
         ...detail,
         jobName: job.name,
+        // The jobs API names neither the commit nor who triggered the run; the ledger row needs neither.
+        headSha: detail.headSha ?? null,
+        sender: detail.sender ?? null,
         createdAt: job.createdAt.toISOString(),
         startedAt: null,
         completedAt: null,

@@ -9,6 +9,7 @@ import {
   readDispatcherEnv,
   readReconcilerEnv,
   readPoolMaintenanceEnv,
+  readDeployNotifierEnv,
   readWebhookIntakeEnv,
 } from '../../shared/config/runtime-env.ts';
 
@@ -218,6 +219,7 @@ describe('function environments', () => {
     RunnerDashdispatcherLambdaFunction: readDispatcherEnv,
     RunnerDashreconcilerLambdaFunction: (env) => [readDispatcherEnv(env), readReconcilerEnv(env)],
     PoolDashmaintenanceLambdaFunction: readPoolMaintenanceEnv,
+    DeployDashnotifierLambdaFunction: readDeployNotifierEnv,
   };
   // Lambda sets these itself.
   const lambdaSets = {

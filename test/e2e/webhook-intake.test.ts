@@ -56,7 +56,8 @@ describe('POST /github/webhook', () => {
     const event = sandbox.twin.events.archive.at(-1)!;
     expect(event).toMatchObject({
       'detail-type': 'workflow_job.queued',
-      matchedRules: ['WorkflowJobsToDispatcher'],
+      // The dispatcher launches a runner; the deploy notifier keeps the runs its rules select.
+      matchedRules: ['WorkflowJobsToDispatcher', 'WorkflowJobsToDeployNotifier'],
     });
     expect(event.detail).toMatchObject({ jobId, labels: ['ubuntu-latest'] });
   });
@@ -290,17 +291,23 @@ const nestedBody = (jobId: number, field: string, depth: number) =>
 /** The keys of the bus event the dispatcher consumes, and nothing else (no job name, no timestamps). */
 const DETAIL_KEYS = [
   'action',
+  'completedAt',
   'conclusion',
+  'createdAt',
   'deliveryId',
   'headBranch',
+  'headSha',
   'installationId',
   'jobId',
+  'jobName',
   'labels',
   'owner',
   'repository',
   'runAttempt',
   'runId',
   'runnerName',
+  'sender',
+  'startedAt',
   'workflowName',
 ];
 
@@ -324,7 +331,7 @@ describe('POST /github/webhook with hostile or unusual input', () => {
     ).toEqual([]);
   });
 
-  it('publishes only what the dispatcher reads: no job name, no timestamps', async () => {
+  it('publishes only what the dispatcher and the deploy notifier read', async () => {
     const jobId = ++nextJobId;
     expect((await postDelivery(sandbox.url, await queuedDelivery(jobId))).status).toBe(202);
     const event = sandbox.twin.events.archive.findLast(

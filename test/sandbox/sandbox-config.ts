@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import {
+  crossCheckNotifications,
   crossCheckPools,
   deploymentConfigSchema,
   parseYamlConfig,
@@ -67,9 +68,10 @@ export const loadSandboxConfig = (
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): SandboxConfig => {
   const source = String(path).replace(/^file:\/\//, '');
-  const config = parseYamlConfig(readFileSync(path, 'utf8'), sandboxSchema, source, (c) =>
-    crossCheckPools(c.pools),
-  );
+  const config = parseYamlConfig(readFileSync(path, 'utf8'), sandboxSchema, source, (c) => [
+    ...crossCheckPools(c.pools),
+    ...crossCheckNotifications(c),
+  ]);
   if (env.WEBHOOK_SECRET) config.sandbox.secrets.webhook = env.WEBHOOK_SECRET;
   if (env.SLACK_SIGNING_SECRET) config.sandbox.secrets.slackSigning = env.SLACK_SIGNING_SECRET;
   if (env.SANDBOX_TIME_SCALE) {

@@ -17,6 +17,7 @@ import {
   QueuedJobsRequestError,
 } from '../twin/github-queued-jobs.ts';
 import { startPoolMaintenance, POOL_MAINTENANCE } from './pool-maintenance.ts';
+import type { SqsMessage } from '../twin/sqs.ts';
 
 /**
  * The local sandbox: the deployed HTTP routes in front of the real Lambda handlers, which run
@@ -129,6 +130,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       RECONCILE_QUIET_SECONDS: String(120 * config.sandbox.timeScale),
       // …and a launch 600 s to become a runner before the job is re-checked against GitHub.
       RECONCILE_STALE_SECONDS: String(600 * config.sandbox.timeScale),
+      // …and an offline registration with no launch recorded 900 s before it counts as orphaned.
+      RECONCILE_ORPHAN_GRACE_SECONDS: String(900 * config.sandbox.timeScale),
     },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
@@ -141,8 +144,19 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: `twin-${POOL_MAINTENANCE}` },
     timeoutMs: twin.timing.dispatcher.timeoutMs,
     sessions: twin.lambdaSessions,
+    faults: twin.faults,
+    metrics,
   });
   twin.registerLambda(poolMaintenance);
+  const deployNotifier: TwinLambda = await loadTwinLambda({
+    name: 'deploy-notifier',
+    modulePath: functionPath('deploy-notifier'),
+    env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: 'twin-deploy-notifier' },
+    timeoutMs: twin.timing.dispatcher.timeoutMs,
+    sessions: twin.lambdaSessions,
+    faults: twin.faults,
+    metrics,
+  });
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
   let reconciling = false;
@@ -162,7 +176,30 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         }
       })
     : () => {};
-  // The SQS event source mapping: batches in, `batchItemFailures` back.
+  // The SQS event source mappings: batches in, `batchItemFailures` back.
+  const sqsEvent = (queue: string, messages: readonly SqsMessage[]) => ({
+    Records: messages.map((m): SQSRecord => ({
+      messageId: m.messageId,
+      receiptHandle: `${m.messageId}#${m.receiveCount}`,
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receiveCount),
+        SentTimestamp: String(m.sentAt),
+        SenderId: 'events.amazonaws.com',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${config.region}:${config.sandbox.accountId}:${queue}`,
+      awsRegion: config.region,
+    })),
+  });
+  twin.queues
+    .get('DeployNotifierQueue')!
+    .attach(async (messages) =>
+      deployNotifier.invoke<SQSBatchResponse>(sqsEvent('DeployNotifierQueue', messages)),
+    );
   twin.queues.get('DispatchQueue')!.attach(async (messages) =>
     dispatcher.invoke<SQSBatchResponse>({
       Records: messages.map((m): SQSRecord => ({
@@ -306,6 +343,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'runner-dispatcher': dispatcher.stats,
       'runner-reconciler': reconciler.stats,
       [POOL_MAINTENANCE]: poolMaintenance.stats,
+      'deploy-notifier': deployNotifier.stats,
     },
     reconciler: reconcileRuns,
     metrics: metrics.summary(),

@@ -15,6 +15,8 @@ export const workflowJobEvent = (extra: Partial<WorkflowJobEvent> = {}): Workflo
   runnerName: null,
   conclusion: null,
   installationId: null,
+  headSha: null,
+  sender: null,
   createdAt: null,
   startedAt: null,
   completedAt: null,

@@ -28,6 +28,7 @@ import {
 import { createRunnerHosts, MAINTENANCE_COMMANDS } from './runner-host.ts';
 import { createStepFunctionsTwin, type StepFunctionsTwin } from './step-functions.ts';
 import type { TwinLambda } from './lambda-host.ts';
+import { channelIdOf, startSlackTwin, type SlackTwin } from './slack.ts';
 
 /**
  * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
@@ -45,6 +46,7 @@ export interface Twin {
   readonly ec2: Ec2Twin;
   readonly codebuild: CodeBuildTwin;
   readonly github: GithubTwin;
+  readonly slack: SlackTwin;
   readonly queues: ReadonlyMap<string, TwinQueue>;
   readonly alerts: readonly { at: string; source: string; detail: string }[];
   /** Environment every twin Lambda gets: credentials, region, the endpoint, resource names. */
@@ -67,6 +69,9 @@ export interface Twin {
 }
 
 export const TABLES = { deliveries: 'DeliveriesTable', jobs: 'JobsTable', leases: 'LeasesTable' } as const;
+export const NOTIFICATIONS_TABLE = 'DeployNotificationsTable';
+/** The bot token the twin's Secrets Manager holds and its Slack accepts. */
+export const SLACK_BOT_TOKEN = 'xoxb-sandbox-bot-token';
 export const EVENT_BUS_NAME = 'ghes-control-plane';
 export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 /** About 0.6 MB of state, polled every few ms by tests; the deliveries API keeps 10,000. */
@@ -80,10 +85,18 @@ let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const clock = createTwinClock(config.sandbox.timeScale);
   const services: TwinAwsService[] = [];
-  const faults = new FaultInjector(() => ({ targets: faultTargetsOf(services) }));
+  // The Slack twin starts later (it takes the injector); its fault targets join once it exists.
+  const slackFaultTargets = new Map<string, Readonly<Record<string, number>>>();
+  const faults = new FaultInjector(() => ({
+    targets: new Map([...faultTargetsOf(services), ...slackFaultTargets]),
+  }));
   // A command a runner host runs fails with an exit code, not an AWS error: `{"target":"ssm:os-update","exitCode":100}`.
   for (const task of MAINTENANCE_COMMANDS)
-    faults.define(`ssm:${task}`, { errors: { CommandFailed: 0 }, defaultError: 'CommandFailed', settings: ['exitCode'] });
+    faults.define(`ssm:${task}`, {
+      errors: { CommandFailed: 0 },
+      defaultError: 'CommandFailed',
+      settings: ['exitCode'],
+    });
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
@@ -126,7 +139,23 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       source: 'DispatchDeadLetterQueue',
       detail: message.messageId,
     });
-  const queues = new Map([[dispatchQueue.name, dispatchQueue]]);
+  // The deploy notifier's queue keeps the dispatcher's scaled visibility: both outlive a scaled
+  // Lambda timeout and a scaled lock (render lock / dispatch lease) by the same margins.
+  const notifierQueue = new TwinQueue('DeployNotifierQueue', {
+    ...timing.dispatchQueue,
+    maxReceiveCount: 8,
+    concurrency: 2,
+  });
+  notifierQueue.onDeadLetter = (message) =>
+    alerts.push({
+      at: new Date().toISOString(),
+      source: 'DeployNotifierDeadLetterQueue',
+      detail: message.messageId,
+    });
+  const queues = new Map([
+    [dispatchQueue.name, dispatchQueue],
+    [notifierQueue.name, notifierQueue],
+  ]);
   const events = createEventBridgeTwin({
     busName: EVENT_BUS_NAME,
     region: config.region,
@@ -198,8 +227,25 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       `arn:aws:ec2:${config.region}:${account}:instance/${instanceId}`,
   });
 
+  const slack = await startSlackTwin({
+    botToken: SLACK_BOT_TOKEN,
+    channels: Object.fromEntries(
+      config.notifications.map(({ channel }) => [
+        channel,
+        channel.startsWith('#') ? channelIdOf(channel) : channel,
+      ]),
+    ),
+    faults,
+  });
+  for (const [target, errors] of slack.faultTargets) slackFaultTargets.set(target, errors);
+  if (config.slack) secrets.put(config.slack.botTokenSecretArn, SLACK_BOT_TOKEN);
+
   const { sandbox: _sandbox, ...deployment } = config;
-  const deploymentConfig = { ...deployment, github: { ...deployment.github, apiUrl: github.apiUrl } };
+  const deploymentConfig = {
+    ...deployment,
+    github: { ...deployment.github, apiUrl: github.apiUrl },
+    ...(deployment.slack ? { slack: { ...deployment.slack, apiUrl: slack.apiUrl } } : {}),
+  };
 
   const jobs = async () =>
     (await dynamo.scan(TABLES.jobs))
@@ -245,6 +291,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     ec2,
     codebuild,
     github,
+    slack,
     queues,
     alerts,
     ssmCommands,
@@ -269,6 +316,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       // Scaled with the dispatcher's timeout and the queue's visibility timeout (dispatch-timing.ts).
       DISPATCH_LEASE_SECONDS: String(timing.dispatcher.leaseSeconds),
       DISPATCHER_TIMEOUT_SECONDS: String(timing.dispatcher.timeoutMs / 1000),
+      NOTIFICATIONS_TABLE,
+      // Scaled as the dispatch lease is: above the scaled Lambda timeout, below the visibility timeout.
+      NOTIFY_RENDER_LOCK_SECONDS: String(timing.dispatcher.leaseSeconds),
     },
     setWebhookTarget(url) {
       webhookTarget = url;
@@ -329,7 +379,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         commands: ssmCommands.invocations(),
         locks: [],
         appliances: [],
-        slack: [],
+        /** Every Slack Web API call sent, as sent (failed ones carry Slack's `error`). */
+        slack: slack.calls,
         runners: github.runners(),
         /** The hook's delivery log, oldest first; the last HOOK_DELIVERIES_SHOWN attempts. */
         hookDeliveries: github.hookLog.recent(HOOK_DELIVERIES_SHOWN),
@@ -350,6 +401,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       ec2.close();
       codebuild.close();
       await github.close();
+      await slack.close();
       await endpoint.close();
       await dynamo.close();
     },

@@ -230,9 +230,14 @@ describe('webhook intake', () => {
     expect(effects).toEqual([]);
   });
 
-  it('publishes only what the dispatcher reads: no job name, no timestamps, no stale runner name', async () => {
+  it('publishes only what the dispatcher and the deploy notifier read: no stale runner name or start time', async () => {
     const { intake, published } = fakes();
-    const payload = workflowJobPayload('queued', { id: 8, name: 'build', runner_name: 'stale-runner' });
+    const payload = workflowJobPayload('queued', {
+      id: 8,
+      name: 'build',
+      runner_name: 'stale-runner',
+      started_at: '2021-09-13T02:21:13Z',
+    });
     expect((await intake.receive(await request(payload))).status).toBe(202);
     expect(published[0]).toEqual({
       action: 'queued',
@@ -248,6 +253,12 @@ describe('webhook intake', () => {
       deliveryId: 'delivery-1',
       runnerName: null,
       conclusion: null,
+      jobName: 'build',
+      headSha: payload.workflow_job.head_sha,
+      sender: (payload.sender as { login: string }).login,
+      createdAt: payload.workflow_job.created_at,
+      startedAt: null,
+      completedAt: null,
     });
   });
 
