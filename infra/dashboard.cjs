@@ -15,6 +15,8 @@ const intrinsics = {
   '@@WEBHOOK@@': { Ref: 'GithubDashwebhookLambdaFunction' },
   '@@DISPATCHER@@': { Ref: 'RunnerDashdispatcherLambdaFunction' },
   '@@RECONCILER@@': { Ref: 'RunnerDashreconcilerLambdaFunction' },
+  '@@MAINTENANCE@@': { Ref: 'PoolDashmaintenanceLambdaFunction' },
+  '@@NOTIFIER@@': { Ref: 'DeployDashnotifierLambdaFunction' },
   '@@DLQ@@': { 'Fn::GetAtt': ['DispatchDeadLetterQueue', 'QueueName'] },
   '@@QUEUE@@': { 'Fn::GetAtt': ['DispatchQueue', 'QueueName'] },
 };
@@ -97,9 +99,13 @@ const body = () => ({
       lambda('Errors', '@@WEBHOOK@@', 'webhook errors'),
       lambda('Errors', '@@DISPATCHER@@', 'dispatcher errors'),
       lambda('Errors', '@@RECONCILER@@', 'reconciler errors'),
+      lambda('Errors', '@@MAINTENANCE@@', 'pool maintenance errors'),
+      lambda('Errors', '@@NOTIFIER@@', 'deploy notifier errors'),
       lambda('Throttles', '@@WEBHOOK@@', 'webhook throttles'),
       lambda('Throttles', '@@DISPATCHER@@', 'dispatcher throttles'),
       lambda('Throttles', '@@RECONCILER@@', 'reconciler throttles'),
+      lambda('Throttles', '@@MAINTENANCE@@', 'pool maintenance throttles'),
+      lambda('Throttles', '@@NOTIFIER@@', 'deploy notifier throttles'),
     ]),
   ],
 });

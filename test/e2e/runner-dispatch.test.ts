@@ -335,6 +335,8 @@ describe('runner dispatch, when the runner boots slower than SQS redelivers', ()
     // visibility, held above its 3 s Lambda timeout floor; test/twin/dispatch-timing.ts).
     slow = await startTestSandbox((config) => {
       config.sandbox.durations.buildStartMs = 1_000_000;
+      // The deploy notifier's own UpdateItems would take the DynamoDB faults these tests aim at the dispatcher.
+      config.notifications = [];
     });
   });
   afterAll(async () => slow?.close());
