@@ -199,7 +199,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: key(jobKey),
-          UpdateExpression: `SET #status = :dispatched, #rank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
+          UpdateExpression: `SET #status = :dispatched, #rank = :one, pendingRank = :one, ${sets} REMOVE dispatchOwner, dispatchLeaseUntil, #reason`,
           ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
           ExpressionAttributeNames: { ...names, ...launchNames },
           ExpressionAttributeValues: toItem({
@@ -229,7 +229,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           TableName: tableName,
           Key: key(jobKey),
           UpdateExpression:
-            'SET #status = :queued, #rank = :zero, earlierResourceId = :rid, #reason = :reason, updatedAt = :at ' +
+            'SET #status = :queued, #rank = :zero, pendingRank = :zero, earlierResourceId = :rid, #reason = :reason, updatedAt = :at ' +
             'REMOVE resourceId, #pool, #provider, dispatchedAt, launchPath, runnerId, credentialsParameter, dispatchOwner, dispatchLeaseUntil',
           ConditionExpression: '#rank = :one AND resourceId = :rid',
           ExpressionAttributeNames: { ...names, ...launchNames },
@@ -255,7 +255,7 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
           TableName: tableName,
           Key: key(jobKey),
           UpdateExpression:
-            'SET #status = :completed, #rank = :three, #reason = :reason, updatedAt = :at, ' +
+            'SET #status = :completed, #rank = :three, pendingRank = :three, #reason = :reason, updatedAt = :at, ' +
             'completedAt = if_not_exists(completedAt, :at) REMOVE dispatchOwner, dispatchLeaseUntil',
           ConditionExpression: '#rank < :three',
           ExpressionAttributeNames: { ...names, '#reason': 'reason' },
@@ -276,7 +276,9 @@ export const createDynamoDispatchRecords = (dynamo: JsonCall, tableName: string)
         await dynamo('UpdateItem', {
           TableName: tableName,
           Key: key(jobKey),
-          UpdateExpression: `SET ${status ? '#status = :status, ' : ''}#reason = :reason, updatedAt = :at REMOVE dispatchOwner, dispatchLeaseUntil`,
+          // An unmatched or failed job leaves the pending-by-age index: left there, such rows (kept
+          // 45 days) would fill every page the reconciler reads before any job still waiting.
+          UpdateExpression: `SET ${status ? '#status = :status, ' : ''}#reason = :reason, updatedAt = :at REMOVE dispatchOwner, dispatchLeaseUntil${status === 'unmatched' || status === 'failed' ? ', pendingRank' : ''}`,
           ConditionExpression: 'dispatchOwner = :owner AND #rank = :zero',
           ExpressionAttributeNames: {
             ...(status ? names : { '#rank': 'statusRank' }),

@@ -60,6 +60,8 @@ export const createDynamoJobLedger = (dynamo: JsonCall, tableName: string): JobL
     const sets = [
       '#status = :status',
       '#rank = :rank',
+      // The pending-by-age index's key: the rank again, on every row that may still need a runner.
+      'pendingRank = :rank',
       'jobId = :jobId',
       'runId = :runId',
       'runAttempt = :runAttempt',

@@ -59,7 +59,7 @@ export const createDynamoLedgerReads = (dynamo: JsonCall, tableName: string): Le
           IndexName: PENDING_INDEX,
           KeyConditionExpression: '#rank = :rank AND queuedAt > :since',
           ProjectionExpression: 'repository, #owner, installationId',
-          ExpressionAttributeNames: { '#rank': 'statusRank', '#owner': 'owner' },
+          ExpressionAttributeNames: { '#rank': 'pendingRank', '#owner': 'owner' },
           ExpressionAttributeValues: { ':rank': { N: String(rank) }, ':since': { S: since } },
           ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
         });

@@ -3,7 +3,10 @@ import type { JsonCall } from '../aws/json-client.ts';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
 import type { EarlierLaunch } from './dispatch-records.ts';
 
-/** The jobs table's index of rows by status rank, oldest `queuedAt` first (infra/dynamodb-tables.json). */
+/**
+ * The jobs table's index of rows that may still need a runner, by rank (`pendingRank`: the status
+ * rank, absent once a job is unmatched or failed), oldest `queuedAt` first (infra/dynamodb-tables.json).
+ */
 export const PENDING_INDEX = 'pending-by-age';
 
 /** A ledger row of a job that has no runner yet: what a dispatch needs, and why it has none. */
@@ -120,7 +123,7 @@ const queryRank = async <T>(
       IndexName: PENDING_INDEX,
       KeyConditionExpression: '#rank = :rank',
       ...(filter ? { FilterExpression: filter } : {}),
-      ExpressionAttributeNames: { '#rank': 'statusRank' },
+      ExpressionAttributeNames: { '#rank': 'pendingRank' },
       ExpressionAttributeValues: { ':rank': { N: String(rank) } },
       ScanIndexForward: true,
       Limit: limit,

@@ -51,6 +51,7 @@ describe('ledger reads for the GitHub recovery', () => {
       Item: {
         pk: { S: pk },
         statusRank: { N: String(rank) },
+        pendingRank: { N: String(rank) },
         queuedAt: { S: queuedAt },
         repository: { S: repository },
         owner: { S: repository.split('/')[0]! },
