@@ -36,7 +36,10 @@ const startChaosSandbox = () =>
   });
 
 const arm = async (sandbox: Sandbox, fault: Record<string, unknown>) => {
-  const response = await fetch(`${sandbox.url}/sandbox/faults`, { method: 'POST', body: JSON.stringify(fault) });
+  const response = await fetch(`${sandbox.url}/sandbox/faults`, {
+    method: 'POST',
+    body: JSON.stringify(fault),
+  });
   if (response.status !== 201) throw new Error(`fault refused: ${await response.text()}`);
 };
 
@@ -47,7 +50,12 @@ const runJobs = async (sandbox: Sandbox, deadlineMs: number): Promise<Observed &
   for (let run = 0; run < RUNS; run++) {
     const response = await fetch(`${sandbox.url}/sandbox/github/jobs`, {
       method: 'POST',
-      body: JSON.stringify({ repository: `acme/app-${run}`, labels: LABELS, workflowName: 'CI', count: JOBS_PER_RUN }),
+      body: JSON.stringify({
+        repository: `acme/app-${run}`,
+        labels: LABELS,
+        workflowName: 'CI',
+        count: JOBS_PER_RUN,
+      }),
     });
     if (response.status !== 201) throw new Error(`POST /sandbox/github/jobs: ${await response.text()}`);
     const created = (await response.json()) as { jobIds: number[] };
@@ -63,7 +71,8 @@ const runJobs = async (sandbox: Sandbox, deadlineMs: number): Promise<Observed &
       if (!wanted.has(job.id)) continue;
       if (job.status !== 'queued' && job.status !== 'waiting' && !observed.startedAt.has(job.id))
         observed.startedAt.set(job.id, now);
-      if (job.status === 'completed' && !observed.completedAt.has(job.id)) observed.completedAt.set(job.id, now);
+      if (job.status === 'completed' && !observed.completedAt.has(job.id))
+        observed.completedAt.set(job.id, now);
     }
     if (observed.completedAt.size === jobIds.length) break;
     if (now - started > deadlineMs) break;
@@ -93,8 +102,9 @@ const minSec = (seconds: number) =>
 
 /** Runners that came online and never got a job: a launch the job did not need. */
 const idleRunners = (sandbox: Sandbox) =>
-  sandbox.twin.github.runners().filter((r) => r.jobId === null && (r.state === 'idle' || r.state === 'deregistered'))
-    .length;
+  sandbox.twin.github
+    .runners()
+    .filter((r) => r.jobId === null && (r.state === 'idle' || r.state === 'deregistered')).length;
 
 const launches = (sandbox: Sandbox) =>
   sandbox.twin.endpoint.calls.filter(
@@ -110,8 +120,17 @@ export const benchChaos = async () => {
     await arm(sandbox, { target: 'github:DeliverWebhook', action: 'queued', probability: 0.1 });
     await arm(sandbox, { target: 'github:DeliverWebhook', action: 'completed', probability: 0.1 });
     await arm(sandbox, { target: 'lambda:runner-dispatcher', error: 'Crash', probability: 0.025 });
-    await arm(sandbox, { target: 'lambda:runner-dispatcher', error: 'Crash', probability: 0.026, afterMs: 15 });
-    await arm(sandbox, { target: 'ec2:StartInstances', error: 'InsufficientInstanceCapacity', probability: 0.2 });
+    await arm(sandbox, {
+      target: 'lambda:runner-dispatcher',
+      error: 'Crash',
+      probability: 0.026,
+      afterMs: 15,
+    });
+    await arm(sandbox, {
+      target: 'ec2:StartInstances',
+      error: 'InsufficientInstanceCapacity',
+      probability: 0.2,
+    });
     await arm(sandbox, { target: 'ec2:StartInstances', error: 'RequestLimitExceeded', ratePerSecond: 5 });
     const began = Date.now();
     const run = await runJobs(sandbox, 900_000);
@@ -121,11 +140,15 @@ export const benchChaos = async () => {
       sandbox.twin.github.hookLog
         .recent(100_000)
         .filter((d) => d.action === 'queued' && !d.redelivery && (d.status_code < 200 || d.status_code > 299))
-        .map((d) => (sandbox.twin.github.hookLog.get(d.id)?.request.payload as any)?.workflow_job?.id as number),
+        .map(
+          (d) => (sandbox.twin.github.hookLog.get(d.id)?.request.payload as any)?.workflow_job?.id as number,
+        ),
     );
     const lostCompleted = sandbox.twin.github.hookLog
       .recent(100_000)
-      .filter((d) => d.action === 'completed' && !d.redelivery && (d.status_code < 200 || d.status_code > 299)).length;
+      .filter(
+        (d) => d.action === 'completed' && !d.redelivery && (d.status_code < 200 || d.status_code > 299),
+      ).length;
     const toStart = (ids: Iterable<number>) =>
       [...ids]
         .filter((id) => run.startedAt.has(id))
@@ -167,80 +190,112 @@ const PRICES = {
 /** The functions' memory as serverless.yml deploys it. */
 const memoryMbOf = (): Record<string, number> => {
   const text = readFileSync(new URL('../../serverless.yml', import.meta.url), 'utf8');
-  const functions = (parse(text, { customTags: [], strict: false, logLevel: 'silent' }) as any).functions as Record<
-    string,
-    { memorySize?: number }
-  >;
+  const functions = (parse(text, { customTags: [], strict: false, logLevel: 'silent' }) as any)
+    .functions as Record<string, { memorySize?: number }>;
   return Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.memorySize ?? 1024]));
+};
+
+/** Request units as DynamoDB on-demand bills them, from the calls the twin saw (items under 1 KB / 4 KB). */
+const requestUnits = (calls: Sandbox['twin']['endpoint']['calls']) => {
+  let writes = 0;
+  let reads = 0;
+  for (const call of calls) {
+    const operation = call.target.replace(/^dynamodb:/, '');
+    if (operation === call.target) continue;
+    const tables = call.tables ?? [];
+    if (/^(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems)$/.test(operation)) {
+      // One unit an item (a failed condition is billed too); the jobs table's index costs one more;
+      // a transaction twice.
+      const units = tables.reduce((sum, table) => sum + (table === 'JobsTable' ? 2 : 1), 0);
+      writes += operation === 'TransactWriteItems' ? 2 * units : units;
+    } else if (/^(GetItem|Query|Scan|BatchGetItem|TransactGetItems)$/.test(operation)) {
+      reads += Math.max(1, tables.length);
+    }
+  }
+  return { writes, reads };
 };
 
 export const benchCost = async () => {
   const sandbox = await startChaosSandbox();
   try {
-    const run = await runJobs(sandbox, 600_000);
-    await settle(sandbox, run.jobIds, 120_000);
+    // One job every 40 ms rather than a burst: a Lambda is billed for its own wall time, which in
+    // one shared process (whose DynamoDB runs transactions one at a time) would otherwise include
+    // the other Lambdas' work.
+    const jobIds: number[] = [];
+    for (let i = 0; i < RUNS * JOBS_PER_RUN; i++) {
+      const response = await fetch(`${sandbox.url}/sandbox/github/jobs`, {
+        method: 'POST',
+        body: JSON.stringify({
+          repository: `acme/svc-${i % 10}`,
+          labels: LABELS,
+          workflowName: 'CI',
+          count: 1,
+        }),
+      });
+      if (response.status !== 201) throw new Error(`POST /sandbox/github/jobs: ${await response.text()}`);
+      jobIds.push(...((await response.json()) as { jobIds: number[] }).jobIds);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    const end = await settle(sandbox, jobIds, 300_000);
+    if (end.open) throw new Error(`${end.open} jobs still open after the clean run`);
     const s = (await state(sandbox)) as any;
-    const jobs = run.jobIds.length;
-    const calls = sandbox.twin.endpoint.calls;
-    const count = (pattern: RegExp, caller?: string) =>
-      calls.filter((c) => pattern.test(c.target) && (!caller || c.caller.includes(caller))).length;
+    const jobs = jobIds.length;
     const memory = memoryMbOf();
-    const reconcilerRuns = s.lambdas['runner-reconciler'].invocations as number;
-    // Per job: everything but the reconciler, which runs every minute whatever the load.
-    const lambdaCost = (name: string) => {
+    const byCaller = (name: string) => sandbox.twin.endpoint.calls.filter((c) => c.caller === `twin-${name}`);
+    const perJobFunctions = ['github-webhook', 'runner-dispatcher', 'deploy-notifier'];
+    const lambda = (name: string) => {
       const stats = s.lambdas[name] as { invocations: number; billedMs: number };
-      const gb = (memory[name] ?? 1024) / 1024;
+      const gbSeconds = (stats.billedMs / 1000) * ((memory[name] ?? 1024) / 1024);
       return {
-        requests: stats.invocations,
-        gbSeconds: (stats.billedMs / 1000) * gb,
-        cost: stats.invocations * PRICES.lambdaRequest + (stats.billedMs / 1000) * gb * PRICES.lambdaGbSecondArm,
+        amount: `${stats.invocations} requests, ${gbSeconds.toFixed(1)} GB-s`,
+        cost: stats.invocations * PRICES.lambdaRequest + gbSeconds * PRICES.lambdaGbSecondArm,
       };
     };
-    const webhook = lambdaCost('github-webhook');
-    const dispatcher = lambdaCost('runner-dispatcher');
-    const reconciler = lambdaCost('runner-reconciler');
-    const notReconciler = (target: RegExp) => count(target) - count(target, 'runner-reconciler');
-    // One write unit per write (ledger rows are under 1 KB) and one more for the jobs table's index;
-    // one read unit per strongly consistent read or query page (under 4 KB).
-    const writes = notReconciler(/^dynamodb:(PutItem|UpdateItem|DeleteItem)$/) * 2;
-    const reads = notReconciler(/^dynamodb:(GetItem|Query|Scan)$/);
-    const events = count(/^events:PutEvents$/);
-    // EventBridge's SendMessage, then the event source mapping's receive and delete per batch.
-    const sqs = events + 2 * s.lambdas['runner-dispatcher'].invocations;
-    const deliveries = (s.deliveries as unknown[]).length;
-    const secrets = count(/^secretsmanager:/);
+    const perJobCalls = perJobFunctions.flatMap(byCaller);
+    const units = requestUnits(perJobCalls);
+    const events = perJobCalls.filter((c) => c.target === 'eventbridge:PutEvents').length;
+    // Per message: EventBridge's send; per batch: the event source mapping's receive and delete.
+    const queues = ['DispatchQueue', 'DeployNotifierQueue'].map((name) => sandbox.twin.queues.get(name)!);
+    const sqs =
+      queues.reduce((sum, q) => sum + q.sent, 0) +
+      2 * (s.lambdas['runner-dispatcher'].invocations + s.lambdas['deploy-notifier'].invocations);
+    const apiRequests = (s.deliveries as unknown[]).length;
+    const secrets = perJobCalls.filter((c) => c.target.startsWith('secretsmanager:')).length;
     const lines: [string, number, string][] = [
-      ['API Gateway HTTP API requests', deliveries * PRICES.httpApiRequest, `${deliveries}`],
-      ['Lambda github-webhook', webhook.cost, `${webhook.requests} requests, ${webhook.gbSeconds.toFixed(2)} GB-s`],
+      ['API Gateway HTTP API', apiRequests * PRICES.httpApiRequest, `${apiRequests} requests`],
+      ...perJobFunctions.map((name): [string, number, string] => {
+        const { cost, amount } = lambda(name);
+        return [`Lambda ${name}`, cost, amount];
+      }),
       [
-        'Lambda runner-dispatcher',
-        dispatcher.cost,
-        `${dispatcher.requests} requests, ${dispatcher.gbSeconds.toFixed(2)} GB-s`,
+        'DynamoDB on-demand',
+        units.writes * PRICES.dynamoWriteUnit + units.reads * PRICES.dynamoReadUnit,
+        `${units.writes} WRU, ${units.reads} RRU`,
       ],
-      ['DynamoDB on-demand', writes * PRICES.dynamoWriteUnit + reads * PRICES.dynamoReadUnit, `${writes} WRU, ${reads} RRU`],
-      ['EventBridge custom events', events * PRICES.eventBridgeEvent, `${events}`],
-      ['SQS requests', sqs * PRICES.sqsRequest, `${sqs}`],
-      ['Secrets Manager calls', secrets * PRICES.secretsManagerCall, `${secrets}`],
+      ['EventBridge custom events', events * PRICES.eventBridgeEvent, `${events} events`],
+      ['SQS', sqs * PRICES.sqsRequest, `${sqs} requests`],
+      ['Secrets Manager', secrets * PRICES.secretsManagerCall, `${secrets} calls (cold starts)`],
     ];
     const total = lines.reduce((sum, [, cost]) => sum + cost, 0);
     const perThousand = (cost: number) => (cost / jobs) * 1000;
-    // The reconciler's own calls and time, per run, times the 43,200 runs of a 30-day month.
-    const reconcilerCalls = calls.filter((c) => c.caller.includes('runner-reconciler'));
-    const reconcilerPerRun =
-      reconciler.cost / reconcilerRuns +
-      (reconcilerCalls.filter((c) => /^dynamodb:(GetItem|Query|Scan)$/.test(c.target)).length * PRICES.dynamoReadUnit +
-        reconcilerCalls.filter((c) => /^dynamodb:(PutItem|UpdateItem|DeleteItem)$/.test(c.target)).length *
-          2 *
-          PRICES.dynamoWriteUnit) /
-        reconcilerRuns;
+    // The reconciler runs every minute whatever the load: its cost is a month's, not a job's.
+    const reconciler = lambda('runner-reconciler');
+    const runs = s.lambdas['runner-reconciler'].invocations as number;
+    const reconcilerUnits = requestUnits(byCaller('runner-reconciler'));
+    const perRun =
+      (reconciler.cost +
+        reconcilerUnits.writes * PRICES.dynamoWriteUnit +
+        reconcilerUnits.reads * PRICES.dynamoReadUnit) /
+      runs;
     return [
-      `AWS cost of the control plane per 1,000 jobs (clean run of ${jobs} jobs, counted at the twin; runner compute excluded; list prices us-east-1, arm64)`,
+      `AWS cost of the control plane per 1,000 jobs: a clean run of ${jobs} jobs (one every 40 ms), counted at the twin; runner compute excluded; list prices, us-east-1, arm64`,
       ...lines.map(
-        ([what, cost, amount]) => `  ${what.padEnd(30)} $${perThousand(cost).toFixed(5)}  (${amount} for ${jobs} jobs)`,
+        ([what, cost, amount]) =>
+          `  ${what.padEnd(28)} $${perThousand(cost).toFixed(5)}  (${amount} for ${jobs} jobs)`,
       ),
-      `  total                          $${perThousand(total).toFixed(4)} per 1,000 jobs (target ≤ $0.02)`,
-      `  the reconciler, whatever the load: $${reconcilerPerRun.toFixed(7)} a run, $${(reconcilerPerRun * 43_200).toFixed(2)} a month (${reconcilerRuns} runs measured)`,
-      `  not counted: CloudWatch Logs ingestion ($0.50/GB) and custom metrics ($0.30 per metric a month, fixed); Lambda time is the twin's, whose AWS calls answer over loopback faster than AWS does`,
+      `  total                        $${perThousand(total).toFixed(4)} per 1,000 jobs (target ≤ $0.02)`,
+      `  the reconciler, whatever the load: $${perRun.toFixed(7)} a run, $${(perRun * 43_200).toFixed(2)} a 30-day month (${runs} runs measured)`,
+      `  not counted: CloudWatch Logs ingestion ($0.50/GB), custom metrics ($0.30 a metric a month, fixed). Lambda time is measured in the twin, whose AWS calls answer over loopback (faster than AWS)`,
     ];
   } finally {
     await sandbox.close();

@@ -1,3 +1,4 @@
+import { benchChaos, benchCost } from './chaos.ts';
 import { benchBurst, benchDispatcherInit, benchDispatchLatency } from './dispatch.ts';
 import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } from './webhook.ts';
 
@@ -13,6 +14,8 @@ const sections: (() => Promise<string[]> | string[])[] = [
   benchDispatcherInit,
   benchDispatchLatency,
   benchBurst,
+  benchChaos,
+  benchCost,
 ];
 for (const section of sections) {
   for (const line of await section()) console.log(line);

@@ -50,7 +50,21 @@ export interface AwsCallRecord {
   readonly caller: string;
   readonly at: number;
   readonly error?: string;
+  /**
+   * DynamoDB: the table each item of the call is in (one per item of a transaction), so the
+   * bench can count request units as AWS bills them.
+   */
+  readonly tables?: readonly string[];
 }
+
+/** The tables a DynamoDB call touches, one entry per item written or read by name. */
+const tablesOf = (input: Record<string, unknown>): string[] | undefined => {
+  if (typeof input.TableName === 'string') return [input.TableName];
+  if (!Array.isArray(input.TransactItems)) return undefined;
+  return (input.TransactItems as Record<string, { TableName?: string }>[]).flatMap((item) =>
+    Object.values(item).flatMap((op) => (typeof op?.TableName === 'string' ? [op.TableName] : [])),
+  );
+};
 
 export interface TwinAwsEndpoint {
   readonly url: string;
@@ -124,6 +138,7 @@ export const startTwinAwsEndpoint = async (
     }
     const target = `${service.id}:${operation}`;
     counts.set(target, (counts.get(target) ?? 0) + 1);
+    const tables = service.id === 'dynamodb' ? tablesOf(input) : undefined;
 
     const answerError = (
       code: string,
@@ -131,7 +146,7 @@ export const startTwinAwsEndpoint = async (
       status: number,
       extra: Record<string, unknown> = {},
     ) => {
-      calls.push({ target, caller, at: Date.now(), error: code });
+      calls.push({ target, caller, at: Date.now(), error: code, ...(tables ? { tables } : {}) });
       if (service.protocol === 'json') {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
         res.end(JSON.stringify({ __type: code, message, ...extra }));
@@ -158,7 +173,7 @@ export const startTwinAwsEndpoint = async (
         answerError(injected.code, injected.message, injected.httpStatus); // done, but the answer is lost
         return;
       }
-      calls.push({ target, caller, at: Date.now() });
+      calls.push({ target, caller, at: Date.now(), ...(tables ? { tables } : {}) });
       if (typeof output === 'string') {
         res.writeHead(200, { 'content-type': 'text/xml' });
         res.end(output);
