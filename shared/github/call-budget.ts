@@ -5,8 +5,9 @@ import type { RequestHook } from './app-session.ts';
  * GitHub's rate limits honoured. A 403/429 carrying `retry-after`, or `x-ratelimit-remaining: 0` with
  * `x-ratelimit-reset` (https://docs.github.com/enterprise-server@3.14/rest/using-the-rest-api/rate-limits-for-the-rest-api),
  * is waited out once when the wait is short and ends before the run's deadline; otherwise the run's
- * GitHub work stops (every later call fails fast) and the report says so. Retrying at once against a
- * secondary limit is what GitHub says gets an integration banned.
+ * GitHub work stops (every later call fails fast) and the report says so; the next runs of the same
+ * container make no call before the wait ends either. Retrying early against a secondary limit is
+ * what GitHub says gets an integration banned.
  */
 export class GithubBudgetExhaustedError extends Error {
   override name = 'GithubBudgetExhaustedError';
@@ -82,7 +83,9 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     budget: Number.POSITIVE_INFINITY,
     deadline: Number.POSITIVE_INFINITY,
     used: 0,
+    /** No call before this (epoch ms): GitHub's last word on waiting, kept from run to run. */
     blockedUntil: 0,
+    blockedWhy: '',
     stopped: null as string | null,
   };
   let unmeteredDepth = 0;
@@ -103,7 +106,7 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
       throw new GithubBudgetExhaustedError(`GitHub budget of ${run.budget} calls spent for this run`);
     }
     const blocked = run.blockedUntil - now();
-    if (blocked > 0) await waitOrStop(blocked, 'GitHub rate limit spent until its reset');
+    if (blocked > 0) await waitOrStop(blocked, run.blockedWhy);
     run.used += 1;
   };
 
@@ -116,6 +119,7 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
         const spent = askedWait(response.headers as Headers, now());
         if (spent !== undefined && header(response.headers as Headers, 'retry-after') === undefined) {
           run.blockedUntil = now() + spent;
+          run.blockedWhy = 'GitHub rate limit spent until its reset';
         }
         return response;
       } catch (error) {
@@ -123,6 +127,12 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
         const wait = status === 403 || status === 429 ? askedWait(response?.headers, now()) : undefined;
         if (wait === undefined) throw error; // not a rate limit: a 403 for a missing permission stays one
         const why = `GitHub answered ${status} (rate limit) to ${endpoint.method} ${endpoint.url}`;
+        // The wait holds for every later call, the next runs' too (this budget lives as long as the
+        // container): calling again before it ends is what gets an integration banned.
+        if (Number.isFinite(wait) && now() + wait > run.blockedUntil) {
+          run.blockedUntil = now() + wait;
+          run.blockedWhy = `${why}, which asked for a pause`;
+        }
         if (attempt > 0) {
           run.stopped = `${why} again after waiting`;
           throw new GithubRateLimitedError(run.stopped, { cause: error });
@@ -135,7 +145,7 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
   return {
     hook,
     startRun({ budget, deadline }) {
-      run = { budget, deadline, used: 0, blockedUntil: run.blockedUntil, stopped: null };
+      run = { ...run, budget, deadline, used: 0, stopped: null };
     },
     limit(calls) {
       run.budget = run.used + calls;

@@ -31,7 +31,10 @@ const setup = (answers: (() => Response)[], limits = { budget: 50, deadlineInMs:
       },
     },
   });
-  return { budget, request, sleeps, fetched, now: () => clock };
+  const advance = (ms: number) => {
+    clock += ms;
+  };
+  return { budget, request, sleeps, fetched, now: () => clock, advance };
 };
 
 const ok =
@@ -87,6 +90,34 @@ describe('GitHub call budget', () => {
     expect(fetched).toHaveLength(1);
     expect(budget.usage().rateLimited).toMatch(/403 \(rate limit\).*60 s does not fit this run/);
     expect(budget.remaining()).toBe(0);
+  });
+
+  it('keeps a retry-after that did not fit the run for the next runs: no call before it ends', async () => {
+    // Prepare: a run refused with a 10-minute wait.
+    const { request, fetched, budget, advance, now } = setup([limited({ 'retry-after': '600' }), ok()], {
+      budget: 50,
+      deadlineInMs: 25_000,
+    });
+    await expect(request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubRateLimitedError);
+
+    // Act: the next run, a minute later.
+    advance(60_000);
+    budget.startRun({ budget: 50, deadline: now() + 25_000 });
+
+    // Assess: it stops without asking GitHub again, and says why.
+    await expect(request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubRateLimitedError);
+    expect(fetched).toHaveLength(1);
+    expect(budget.usage().rateLimited).toMatch(
+      /^GitHub answered 403 \(rate limit\) to GET .*\/app\/hook\/deliveries, which asked for a pause; waiting 540 s does not fit this run$/,
+    );
+
+    // Act: a run after the wait.
+    advance(540_000);
+    budget.startRun({ budget: 50, deadline: Number.POSITIVE_INFINITY });
+
+    // Assess
+    expect((await request('GET /app/hook/deliveries')).status).toBe(200);
+    expect(fetched).toHaveLength(2);
   });
 
   it('stops when GitHub is still limiting after the one wait', async () => {
