@@ -126,6 +126,15 @@ describe('the EC2 boot script, run under bash with the machine stubbed', () => {
     expect(run.log.at(-1)).toBe('shutdown -h now');
   });
 
+  it('starts no runner when woken for maintenance, stays up for the command, and powers off after the hold', async () => {
+    const marker = JSON.stringify({ kind: 'maintenance', holdSeconds: 2 });
+    const run = await runBootScript(bootScript, { ...wokenInDev(marker), runner: 'runs-a-job' });
+    expect(run.parametersLeft).toEqual([]);
+    expect(run.log).not.toContain('run.sh started');
+    expect(run.log.join('\n')).toContain('woken for maintenance; no runner, stopping in 2 s');
+    expect(run.log.at(-1)).toBe('shutdown -h now');
+  });
+
   it('powers off without starting a runner when no credentials were left for it', async () => {
     const { instance } = wokenInDev(jit(10));
     const run = await runBootScript(bootScript, { instance, runner: 'runs-a-job' });
