@@ -200,26 +200,9 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     .attach(async (messages) =>
       deployNotifier.invoke<SQSBatchResponse>(sqsEvent('DeployNotifierQueue', messages)),
     );
-  twin.queues.get('DispatchQueue')!.attach(async (messages) =>
-    dispatcher.invoke<SQSBatchResponse>({
-      Records: messages.map((m): SQSRecord => ({
-        messageId: m.messageId,
-        receiptHandle: `${m.messageId}#${m.receiveCount}`,
-        body: m.body,
-        attributes: {
-          ApproximateReceiveCount: String(m.receiveCount),
-          SentTimestamp: String(m.sentAt),
-          SenderId: 'events.amazonaws.com',
-          ApproximateFirstReceiveTimestamp: String(Date.now()),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: `arn:aws:sqs:${config.region}:${config.sandbox.accountId}:DispatchQueue`,
-        awsRegion: config.region,
-      })),
-    }),
-  );
+  twin.queues
+    .get('DispatchQueue')!
+    .attach(async (messages) => dispatcher.invoke<SQSBatchResponse>(sqsEvent('DispatchQueue', messages)));
   const deliveries: DeliveryRow[] = [];
 
   const invokeHttp = async (
