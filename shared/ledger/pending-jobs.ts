@@ -1,5 +1,5 @@
 import { fromItem, type Item } from '../aws/dynamo-item.ts';
-import type { JsonCall } from '../aws/json-client.ts';
+import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
 import type { WorkflowJobDetail } from '../events/control-plane-events.ts';
 import type { EarlierLaunch } from './dispatch-records.ts';
 
@@ -45,8 +45,18 @@ export interface DispatchedJob extends PendingJob {
 export interface PendingJobs {
   /** Rows at rank 0 (queued, waiting, unmatched, failed) without a resource, oldest first. */
   oldest(limit: number): Promise<PendingJob[]>;
-  /** Rows at rank 1 (`dispatched`: launched, no runner has reported the job yet), oldest first. */
-  oldestDispatched(limit: number): Promise<DispatchedJob[]>;
+  /**
+   * Rows at rank 1 (`dispatched`: launched, no runner has reported the job yet), oldest first;
+   * with `notCheckedSince`, only those the reconciler has not re-checked since then.
+   */
+  oldestDispatched(limit: number, notCheckedSince?: Date): Promise<DispatchedJob[]>;
+  /**
+   * Rows at rank 2 (`in_progress`: a runner has the job) last changed and last re-checked before
+   * `before`, oldest first: where a lost `completed` leaves a job that GitHub has long finished.
+   */
+  runningSince(before: Date, limit: number): Promise<DispatchedJob[]>;
+  /** Notes that the reconciler re-checked the job against GitHub at `at` (it then skips it a while). */
+  noteChecked(jobKey: string, at: Date): Promise<void>;
   /** The ledger status of a job (`<jobId>#<attempt>`), undefined when it has no row. */
   statusOf(jobKey: string): Promise<string | undefined>;
 }
@@ -106,13 +116,18 @@ const toDispatchedJob = (row: Record<string, unknown>): DispatchedJob | undefine
   };
 };
 
+const notCheckedFilter = (since: Date) => ({
+  expression: 'attribute_not_exists(checkedAt) OR checkedAt < :checked',
+  values: { ':checked': { S: since.toISOString() } } as Item,
+});
+
 /** One page after another of the index at `rank`, oldest first, until `limit` rows are kept. */
 const queryRank = async <T>(
   dynamo: JsonCall,
   tableName: string,
   rank: number,
   limit: number,
-  filter: string | undefined,
+  filter: { readonly expression: string; readonly values?: Item } | undefined,
   toJob: (row: Record<string, unknown>) => T | undefined,
 ): Promise<T[]> => {
   const jobs: T[] = [];
@@ -122,9 +137,9 @@ const queryRank = async <T>(
       TableName: tableName,
       IndexName: PENDING_INDEX,
       KeyConditionExpression: '#rank = :rank',
-      ...(filter ? { FilterExpression: filter } : {}),
+      ...(filter ? { FilterExpression: filter.expression } : {}),
       ExpressionAttributeNames: { '#rank': 'pendingRank' },
-      ExpressionAttributeValues: { ':rank': { N: String(rank) } },
+      ExpressionAttributeValues: { ':rank': { N: String(rank) }, ...filter?.values },
       ScanIndexForward: true,
       Limit: limit,
       ...(ExclusiveStartKey ? { ExclusiveStartKey } : {}),
@@ -141,8 +156,43 @@ const queryRank = async <T>(
 export const createDynamoPendingJobs = (dynamo: JsonCall, tableName: string): PendingJobs => ({
   // A row at rank 0 with a resource is a launch an approval sent back to waiting: the dispatcher's
   // own business when GitHub says queued again.
-  oldest: (limit) => queryRank(dynamo, tableName, 0, limit, 'attribute_not_exists(resourceId)', toPendingJob),
-  oldestDispatched: (limit) => queryRank(dynamo, tableName, 1, limit, undefined, toDispatchedJob),
+  oldest: (limit) =>
+    queryRank(dynamo, tableName, 0, limit, { expression: 'attribute_not_exists(resourceId)' }, toPendingJob),
+  // Re-checked rows are skipped a while, so a few long-lived ones cannot fill every page read.
+  oldestDispatched: (limit, notCheckedSince) =>
+    queryRank(
+      dynamo,
+      tableName,
+      1,
+      limit,
+      notCheckedSince && notCheckedFilter(notCheckedSince),
+      toDispatchedJob,
+    ),
+  runningSince: (before, limit) =>
+    queryRank(
+      dynamo,
+      tableName,
+      2,
+      limit,
+      {
+        expression: `updatedAt < :before AND (${notCheckedFilter(before).expression})`,
+        values: { ':before': { S: before.toISOString() }, ...notCheckedFilter(before).values },
+      },
+      toDispatchedJob,
+    ),
+  async noteChecked(jobKey, at) {
+    try {
+      await dynamo('UpdateItem', {
+        TableName: tableName,
+        Key: { pk: { S: jobKey } },
+        UpdateExpression: 'SET checkedAt = :at',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':at': { S: at.toISOString() } },
+      });
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error; // the row expired meanwhile: nothing to note
+    }
+  },
   async statusOf(jobKey) {
     const { Item } = await dynamo<{ Item?: { status?: { S?: string } } }>('GetItem', {
       TableName: tableName,

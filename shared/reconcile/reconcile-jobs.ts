@@ -59,24 +59,32 @@ const releaseClosedJobs = async (
   return released;
 };
 
-/** Jobs `dispatched` for longer than `staleSeconds`, checked against GitHub, oldest first. */
+/**
+ * Checked against GitHub, oldest first, at most `max` a run, each then skipped for `staleSeconds`:
+ * jobs `dispatched` that long with no runner reporting them, and jobs `in_progress` that long, whose
+ * `completed` may have been lost for good (its delivery and the one redelivery both failed) while
+ * their slot and instance stay held.
+ */
 const recheckStale = async (
-  pending: Pick<PendingJobs, 'oldestDispatched'>,
+  pending: Pick<PendingJobs, 'oldestDispatched' | 'runningSince' | 'noteChecked'>,
   dispatcher: Pick<Dispatcher, 'recheck'>,
   logger: Pick<Logger, 'warn'>,
   limits: { now: Date; staleSeconds: number; max: number },
 ) => {
   const closed: number[] = [];
   const relaunched: number[] = [];
-  const cutoff = limits.now.getTime() - limits.staleSeconds * 1000;
-  const stale = (await pending.oldestDispatched(limits.max * 2)).filter(
-    (job) => job.dispatchedAt.getTime() < cutoff,
+  const cutoff = new Date(limits.now.getTime() - limits.staleSeconds * 1000);
+  const dispatched = (await pending.oldestDispatched(limits.max * 2, cutoff)).filter(
+    (job) => job.dispatchedAt < cutoff,
   );
-  for (const job of stale.slice(0, limits.max)) {
+  const running = await pending.runningSince(cutoff, limits.max);
+  for (const job of [...dispatched, ...running].slice(0, limits.max)) {
     try {
       const outcome = await dispatcher.recheck(job.detail, job.launch);
       if (outcome === 'closed') closed.push(job.detail.jobId);
       if (outcome === 'relaunched') relaunched.push(job.detail.jobId);
+      if (outcome === 'left')
+        await pending.noteChecked(`${job.detail.jobId}#${job.detail.runAttempt}`, limits.now);
     } catch (error) {
       logger.warn('reconciler could not re-check a dispatched job; the next run tries again', {
         jobId: job.detail.jobId,

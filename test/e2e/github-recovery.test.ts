@@ -171,6 +171,33 @@ describe('a failed completed delivery', () => {
   });
 });
 
+describe('a completed delivery lost twice (its delivery and the one redelivery)', () => {
+  it('is found by re-checking the long-running job against GitHub: closed here, its slot freed', async () => {
+    // Prepare
+    await armFault(sandbox, { target: 'github:DeliverWebhook', action: 'completed', count: 2 });
+
+    // Act
+    const jobId = await queueJob(deploy('dev'));
+    const failed = await failedDelivery(jobId, 'completed');
+    await waitFor('the failed redelivery', async () => (await redeliveriesOf(failed.guid))[0]);
+
+    // Assess: after RECONCILE_STALE_SECONDS (600 s simulated) in progress, GitHub is asked.
+    const closed = await waitFor(
+      `job ${jobId} closed as on GitHub`,
+      async () => {
+        const job = await jobOf(sandbox, jobId);
+        return job?.status === 'completed' && job;
+      },
+      20_000,
+    );
+    expect(closed.reason).toMatch(/^GitHub reports the job completed/);
+    await waitFor('the dev-deploy slot freed', async () =>
+      (await state(sandbox)).pools!.some((p) => p.name === 'dev-deploy' && p.inUse === 0),
+    );
+    expect((await redeliveriesOf(failed.guid)).length).toBe(1);
+  });
+});
+
 describe('a queued job whose delivery and redelivery both failed', () => {
   it('is found through the runs/jobs API of its recently active repository and launched once', async () => {
     // Prepare: the repository ran a job lately, so the reconciler looks at its runs.

@@ -45,3 +45,34 @@ describe('pending jobs, oldest first', () => {
     expect(oldest[0]).toMatchObject({ status: 'queued', reason: 'no capacity: linux' });
   });
 });
+
+describe('running jobs to re-check', () => {
+  it('lists a job in progress since before the cutoff, and skips it for a while once re-checked', async () => {
+    // Prepare: a job launched and taken by its runner at 10:00; its completed never arrives.
+    const ledger = createDynamoJobLedger(db.call, 'JobsTable');
+    const records = createDynamoDispatchRecords(db.call, 'JobsTable');
+    const pending = createDynamoPendingJobs(db.call, 'JobsTable');
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 29, 10, minute));
+    const jobId = 8_888;
+    const by = (n: number) => ({ deliveryId: `d-${n}`, bodyHash: `h-${n}`, receivedAt: at(0) });
+    await ledger.recordWebhook(workflowJobEvent({ action: 'queued', jobId }), by(1));
+    expect(await records.claim(`${jobId}#1`, 'owner', at(0), 60)).toEqual({ claimed: true });
+    await records.dispatched(`${jobId}#1`, 'owner', {
+      pool: 'linux',
+      provider: 'ec2-wake',
+      resourceId: 'i-1',
+      at: at(0),
+    });
+    await ledger.recordWebhook(workflowJobEvent({ action: 'in_progress', jobId, runnerName: 'r' }), by(2));
+    const listed = async (before: Date) =>
+      (await pending.runningSince(before, 10)).map((job) => [job.detail.jobId, job.launch.resourceId]);
+
+    // Act + assess: not yet at 10:00 itself; at 10:10 it is; re-checked at 10:10, it waits until a
+    // cutoff past that.
+    expect(await listed(at(0))).toEqual([]);
+    expect(await listed(at(10))).toEqual([[jobId, 'i-1']]);
+    await pending.noteChecked(`${jobId}#1`, at(10));
+    expect(await listed(at(10))).toEqual([]);
+    expect(await listed(at(11))).toEqual([[jobId, 'i-1']]);
+  });
+});

@@ -17,6 +17,8 @@ const run = async (
     {
       oldest: async (limit) => jobs.slice(0, limit),
       oldestDispatched: async () => [],
+      runningSince: async () => [],
+      noteChecked: async () => {},
       statusOf: async () => 'queued',
     },
     {
@@ -110,6 +112,8 @@ describe('runner reconciler', () => {
       {
         oldest: async () => [],
         oldestDispatched: async () => [],
+        runningSince: async () => [],
+        noteChecked: async () => {},
         statusOf: async (jobKey) => statuses[jobKey],
       },
       {
@@ -130,5 +134,37 @@ describe('runner reconciler', () => {
     // A running or just-dispatched job keeps its slot.
     expect(released).toEqual(['7#1']);
     expect(report.released).toEqual(['7#1']);
+  });
+});
+
+describe('the reconciler, with a job whose completed was lost for good', () => {
+  it('re-checks a long-running job against GitHub: closed there is closed here; otherwise noted and left', async () => {
+    const launch = { pool: 'linux', provider: 'ec2-wake', resourceId: 'i-1' };
+    const running = [7, 8].map((jobId) => ({
+      ...pendingJob(jobId, { status: 'in_progress' }),
+      launch,
+      dispatchedAt: secondsAgo(3600),
+    }));
+    const noted: string[] = [];
+    const report = await reconcilePendingJobs(
+      {
+        oldest: async () => [],
+        oldestDispatched: async () => [],
+        runningSince: async (before) => (before < NOW ? running : []),
+        noteChecked: async (jobKey) => void noted.push(jobKey),
+        statusOf: async () => 'in_progress',
+      },
+      {
+        dispatch: async () => launched(),
+        release: async () => {},
+        // GitHub finished 7 long ago; 8 still runs.
+        recheck: async (job) => (job.jobId === 7 ? ('closed' as const) : ('left' as const)),
+      },
+      { heldSlots: async () => [] },
+      { warn: () => {} },
+      { now: () => NOW, staleSeconds: 600 },
+    );
+    expect(report.closed).toEqual([7]);
+    expect(noted).toEqual(['8#1']);
   });
 });
