@@ -105,6 +105,10 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     if (unmeteredDepth === 0 && run.used >= run.budget) {
       throw new GithubBudgetExhaustedError(`GitHub budget of ${run.budget} calls spent for this run`);
     }
+    // Past the deadline no new recovery call starts: a run killed by its timeout saves no cursor.
+    if (unmeteredDepth === 0 && now() >= run.deadline) {
+      throw new GithubBudgetExhaustedError("the run's time for GitHub work is up");
+    }
     const blocked = run.blockedUntil - now();
     if (blocked > 0) await waitOrStop(blocked, run.blockedWhy);
     run.used += 1;

@@ -56,11 +56,16 @@ export const createReconcilerFromEnv = async (
   };
   return async ({ remainingMs }) => {
     const now = new Date();
+    // Half the run for the ledger pass at most, then GitHub recovery until a margin before the
+    // timeout (a quarter of the run when that is shorter than DEADLINE_MARGIN_MS).
     budget.startRun({
       budget: Number.POSITIVE_INFINITY,
-      deadline: now.getTime() + remainingMs - DEADLINE_MARGIN_MS,
+      deadline: now.getTime() + remainingMs - Math.min(DEADLINE_MARGIN_MS, remainingMs / 4),
     });
-    const ledgerSide = await reconcilePendingJobs(pending, dispatcher, leases, logger, limits);
+    const ledgerSide = await reconcilePendingJobs(pending, dispatcher, leases, logger, {
+      ...limits,
+      stopAt: new Date(now.getTime() + remainingMs / 2),
+    });
     const githubSide = await recoverFromGithub(recovery, {
       hookDeliveries,
       runnerScope: config.github.runnerScope,

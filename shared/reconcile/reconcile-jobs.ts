@@ -21,6 +21,11 @@ export interface ReconcileOptions {
    * than a cold CodeBuild start (60–90 s) plus the runner's own boot. @default 600
    */
   readonly staleSeconds?: number;
+  /**
+   * No re-check or dispatch starts after this: the run's GitHub recovery comes after this pass and
+   * needs time of its own (a pass that ran into the Lambda timeout would starve it every run).
+   */
+  readonly stopAt?: Date;
   readonly now?: () => Date;
 }
 
@@ -69,7 +74,7 @@ const recheckStale = async (
   pending: Pick<PendingJobs, 'oldestDispatched' | 'runningSince' | 'noteChecked'>,
   dispatcher: Pick<Dispatcher, 'recheck'>,
   logger: Pick<Logger, 'warn'>,
-  limits: { now: Date; staleSeconds: number; max: number },
+  limits: { now: Date; staleSeconds: number; max: number; timeLeft: () => boolean },
 ) => {
   const closed: number[] = [];
   const relaunched: number[] = [];
@@ -79,6 +84,7 @@ const recheckStale = async (
   );
   const running = await pending.runningSince(cutoff, limits.max);
   for (const job of [...dispatched, ...running].slice(0, limits.max)) {
+    if (!limits.timeLeft()) break;
     try {
       const outcome = await dispatcher.recheck(job.detail, job.launch);
       if (outcome === 'closed') closed.push(job.detail.jobId);
@@ -104,6 +110,7 @@ export const reconcilePendingJobs = async (
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> => {
   const now = options.now ?? (() => new Date());
+  const timeLeft = () => options.stopAt === undefined || now() < options.stopAt;
   const quietSeconds = options.quietSeconds ?? 120;
   const maxDispatches = options.maxDispatches ?? 25;
   // Slots first: what they free is what the waiting jobs below can take.
@@ -112,6 +119,7 @@ export const reconcilePendingJobs = async (
     now: now(),
     staleSeconds: options.staleSeconds ?? 600,
     max: maxDispatches,
+    timeLeft,
   });
   // Twice the budget: some of the oldest rows are skipped (leased, unmatched, too recent).
   const jobs = await pending.oldest(maxDispatches * 2);
@@ -119,7 +127,7 @@ export const reconcilePendingJobs = async (
   let failed = 0;
   // One at a time, oldest first: when one slot frees, the job that has waited longest takes it.
   for (const job of jobs) {
-    if (dispatched.length + failed >= maxDispatches) break;
+    if (dispatched.length + failed >= maxDispatches || !timeLeft()) break;
     if (!waitingForRunner(job, now(), quietSeconds)) continue;
     try {
       const result = await dispatcher.dispatch(job.detail, { redelivered: true });

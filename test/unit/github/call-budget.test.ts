@@ -71,6 +71,18 @@ describe('GitHub call budget', () => {
     await expect(request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubBudgetExhaustedError);
   });
 
+  it('starts no recovery call past the run’s deadline, yet lets a dispatch finish', async () => {
+    const { request, fetched, budget, advance } = setup([ok(), ok(), ok()], {
+      budget: 50,
+      deadlineInMs: 1_000,
+    });
+    await request('GET /app/hook/deliveries');
+    advance(1_000);
+    await expect(request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubBudgetExhaustedError);
+    await budget.unmetered(() => request('POST /orgs/acme/actions/runners/generate-jitconfig'));
+    expect(fetched).toHaveLength(2);
+  });
+
   it('waits out a short retry-after once and then gets its answer', async () => {
     const { request, sleeps, budget } = setup([limited({ 'retry-after': '3' }), ok()]);
     const response = await request('GET /orgs/{org}/hooks/{hook_id}/deliveries', { org: 'acme', hook_id: 1 });

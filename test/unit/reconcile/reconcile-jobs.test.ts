@@ -83,6 +83,35 @@ describe('runner reconciler', () => {
     expect(calls.map((c) => c.jobId)).toEqual([2, 5]);
   });
 
+  it('starts no dispatch past its share of the run, leaving the rest for the next', async () => {
+    let clock = NOW.getTime();
+    const jobs = [1, 2, 3].map((jobId) => pending(jobId));
+    const dispatched: number[] = [];
+    const report = await reconcilePendingJobs(
+      {
+        oldest: async () => jobs,
+        oldestDispatched: async () => [],
+        runningSince: async () => [],
+        noteChecked: async () => {},
+        statusOf: async () => 'queued',
+      },
+      {
+        async dispatch(job) {
+          dispatched.push(job.jobId);
+          clock += 1_000; // each dispatch takes a second
+          return launched();
+        },
+        release: async () => {},
+        recheck: async () => 'left' as const,
+      },
+      { heldSlots: async () => [] },
+      { warn: () => {} },
+      { now: () => new Date(clock), stopAt: new Date(NOW.getTime() + 1_500) },
+    );
+    expect(dispatched).toEqual([1, 2]);
+    expect(report.dispatched).toHaveLength(2);
+  });
+
   it('stops at its budget per run and counts failures without stopping for them', async () => {
     const jobs = [1, 2, 3, 4, 5].map((id) => pending(id));
     const { report, calls, warnings } = await run(
