@@ -4,6 +4,7 @@ import { createJsonClient, dynamoDbSpec } from '../aws/json-client.ts';
 import { readDispatcherEnv, readReconcilerEnv } from '../config/runtime-env.ts';
 import { createDispatcherWiring } from '../dispatch/create-dispatcher-from-env.ts';
 import { createDynamoLeases } from '../dispatch/leases.ts';
+import type { Dispatcher } from '../dispatch/dispatch-job.ts';
 import { createAppSession } from '../github/app-session.ts';
 import { createGithubCallBudget } from '../github/call-budget.ts';
 import { createGithubRecoveryApi } from '../github/recovery-api.ts';
@@ -54,27 +55,33 @@ export const createReconcilerFromEnv = async (
     dispatcher,
     logger,
   };
+  // The ledger pass's dispatches and re-checks are never cut off by the budget or the deadline: one
+  // stopped between its JIT registration and its launch would leave a runner registered for nothing.
+  const ledgerDispatcher: Pick<Dispatcher, 'dispatch' | 'release' | 'recheck'> = {
+    dispatch: (job, options) => budget.unmetered(() => dispatcher.dispatch(job, options)),
+    release: (job) => budget.unmetered(() => dispatcher.release(job)),
+    recheck: (job, launch) => budget.unmetered(() => dispatcher.recheck(job, launch)),
+  };
   return async ({ remainingMs }) => {
     const now = new Date();
-    // Half the run for the ledger pass at most, then GitHub recovery until a margin before the
-    // timeout (a quarter of the run when that is shorter than DEADLINE_MARGIN_MS).
-    budget.startRun({
-      budget: Number.POSITIVE_INFINITY,
-      deadline: now.getTime() + remainingMs - Math.min(DEADLINE_MARGIN_MS, remainingMs / 4),
-    });
-    const ledgerSide = await reconcilePendingJobs(pending, dispatcher, leases, logger, {
-      ...limits,
-      stopAt: new Date(now.getTime() + remainingMs / 2),
-    });
+    const end = now.getTime() + remainingMs - Math.min(DEADLINE_MARGIN_MS, remainingMs / 4);
+    // GitHub recovery first, in at most half the run: a lost webhook is a job nothing else knows
+    // of, and a burst of dispatches behind a throttled EC2 must not starve it run after run (the
+    // chaos bench saw it). The ledger pass then has the rest, up to a margin before the timeout.
+    budget.startRun({ budget: Number.POSITIVE_INFINITY, deadline: now.getTime() + remainingMs / 2 });
     const githubSide = await recoverFromGithub(recovery, {
       hookDeliveries,
       runnerScope: config.github.runnerScope,
       budget: limits.githubBudget,
-      now: new Date(),
+      now,
       quietSeconds: limits.quietSeconds,
       activeRepositoryHours: limits.activeRepositoryHours,
       orphanGraceSeconds: limits.orphanGraceSeconds,
       firstLookbackSeconds: limits.firstLookbackSeconds,
+    });
+    const ledgerSide = await reconcilePendingJobs(pending, ledgerDispatcher, leases, logger, {
+      ...limits,
+      stopAt: new Date(end),
     });
     return { ...ledgerSide, ...githubSide };
   };

@@ -16,11 +16,14 @@ import {
 /**
  * The reconciler, through the sandbox's routes, with its EventBridge schedule on (every 60 s of
  * simulated time: 0.6 s here). It is the backstop for jobs the event path left without a runner.
+ * Its ledger side alone here: without `github.hookDeliveries` nothing redelivers a failed delivery
+ * (test/e2e/github-recovery.test.ts covers that side).
  */
 let sandbox: Sandbox;
 beforeAll(async () => {
   sandbox = await startTestSandbox((config) => {
     config.sandbox.schedules = true;
+    delete config.github.hookDeliveries;
   });
 });
 afterAll(async () => sandbox?.close());
