@@ -65,6 +65,8 @@ export interface RedeliveryReport {
 }
 
 const MAX_RETRIES = 50;
+/** Redeliveries in flight at once: GHES answers each in tens of milliseconds, a run has seconds. */
+const REDELIVERIES_AT_ONCE = 5;
 
 const isFailed = (delivery: HookDelivery) => delivery.statusCode < 200 || delivery.statusCode > 299;
 
@@ -108,15 +110,23 @@ export const redeliverFailedDeliveries = async (
     }
   };
 
-  const consider = async (delivery: HookDelivery) => {
-    if (delivery.event !== 'workflow_job') return;
-    if (!isFailed(delivery)) {
-      deliveredOk.add(delivery.guid);
-      return;
-    }
+  /**
+   * A page's deliveries, newest first: the OK ones are noted first (an OK redelivery is newer than
+   * the failure it repeats), then the failures are redelivered a few at a time — each is a round trip
+   * to GHES, and a run has a deadline — never more at once than the budget has calls left.
+   */
+  const considerAll = async (deliveries: readonly HookDelivery[]) => {
+    const jobs = deliveries.filter((delivery) => delivery.event === 'workflow_job');
+    for (const delivery of jobs) if (!isFailed(delivery)) deliveredOk.add(delivery.guid);
     // A failed redelivery is not redelivered again: each failure gets one more chance, not a loop.
-    if (delivery.redelivery || deliveredOk.has(delivery.guid)) return;
-    await redeliver(delivery);
+    const failed = jobs.filter((d) => isFailed(d) && !d.redelivery && !deliveredOk.has(d.guid));
+    for (let i = 0; i < failed.length;) {
+      const size = Math.max(1, Math.min(REDELIVERIES_AT_ONCE, options.callsLeft()));
+      const results = await Promise.allSettled(failed.slice(i, i + size).map(redeliver));
+      i += size;
+      const refused = results.find((result) => result.status === 'rejected');
+      if (refused) throw refused.reason;
+    }
   };
 
   /**
@@ -137,11 +147,9 @@ export const redeliverFailedDeliveries = async (
       try {
         const { deliveries, next } = await api.deliveries(page, perPage);
         if (deliveries[0]) onTop(deliveries[0].id);
-        for (const delivery of deliveries) {
-          if (atFloor(delivery)) return { resume: null, done: true };
-          await consider(delivery);
-        }
-        if (!next) return { resume: null, done: true };
+        const floor = deliveries.findIndex(atFloor);
+        await considerAll(floor === -1 ? deliveries : deliveries.slice(0, floor));
+        if (floor !== -1 || !next) return { resume: null, done: true };
         page = next;
       } catch (error) {
         if (!(error instanceof StopScan) && !isGithubStop(error)) throw error;

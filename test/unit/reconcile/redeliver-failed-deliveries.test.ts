@@ -178,3 +178,32 @@ describe('redelivery of failed workflow_job deliveries', () => {
     expect(github.redelivered).toEqual([2]);
   });
 });
+
+describe('redelivery under a deadline', () => {
+  it('redelivers a page’s failures a few at a time, never more at once than the budget has calls', async () => {
+    // Prepare: 12 failed deliveries; each redelivery takes a while, as a round trip to GHES does.
+    const github = deliveryLog();
+    for (let id = 1; id <= 12; id++) github.add(id, { failed: true });
+    const { store } = memoryRecoveryStore();
+    let inFlight = 0;
+    let most = 0;
+    const redeliver = github.api.redeliver;
+    github.api.redeliver = async (id) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight -= 1;
+      return redeliver(id);
+    };
+
+    // Act
+    const report = await run(github, store);
+
+    // Assess: all 12, at most 5 in flight.
+    expect(report.redelivered).toBe(12);
+    expect(most).toBe(5);
+    // With 4 calls in all, one reads the page and exactly 3 redeliver: the budget is never overrun.
+    const tight = deliveryLog({ callBudget: 4 });
+    for (let id = 1; id <= 12; id++) tight.add(id, { failed: true });
+    expect((await run(tight, memoryRecoveryStore().store)).redelivered).toBe(3);
+  });
+});
