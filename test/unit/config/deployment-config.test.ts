@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configWarnings, parseDeploymentConfig } from '../../../shared/config/deployment-config.ts';
-import { ConfigError } from '../../../shared/http/errors.ts';
+import { CONFIG_BASE, problemsOf } from '../../support/deployment-config-text.ts';
 
-const base = `
-region: eu-west-1
-github:
-  apiUrl: https://ghes.example.com/api/v3
-  appId: 1
-  privateKeySecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:key
-  webhookSecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:hook
-`;
+const base = CONFIG_BASE;
 const pool = (extra: string) => `
   - name: linux
     provider: codebuild
@@ -17,16 +10,6 @@ const pool = (extra: string) => `
     maxConcurrent: 5
     codebuild: { project: runners }
 ${extra}`;
-
-const problemsOf = (text: string): string => {
-  try {
-    parseDeploymentConfig(text, 'deploy.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the config to be refused');
-};
 
 describe('deployment config', () => {
   it('parses a valid document and fills defaults', () => {

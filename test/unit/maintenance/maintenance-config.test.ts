@@ -2,15 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../../shared/config/deployment-config.ts';
 import { eventBridgeCronProblem } from '../../../shared/maintenance/eventbridge-cron.ts';
 import { commandParameters, chunk } from '../../../shared/maintenance/maintenance-plan.ts';
+import { CONFIG_BASE } from '../../support/deployment-config-text.ts';
 
-const config = (maintenance: string, extra = '') => `
-region: eu-west-1
-github:
-  apiUrl: https://ghes.example.com/api/v3
-  appId: 1
-  privateKeySecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:key
-  webhookSecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:hook
-pools:
+const config = (maintenance: string, extra = '') => `${CONFIG_BASE}pools:
   - name: linux
     provider: ec2-wake
     labels: [self-hosted, linux]

@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '../../../shared/config/deployment-config.ts';
-import { ConfigError } from '../../../shared/http/errors.ts';
+import { CONFIG_BASE, problemsOf } from '../../support/deployment-config-text.ts';
 
-const base = `
-region: eu-west-1
-github:
-  apiUrl: https://ghes.example.com/api/v3
-  appId: 1
-  privateKeySecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:key
-  webhookSecretArn: arn:aws:secretsmanager:eu-west-1:111122223333:secret:hook
-pools:
+const base = `${CONFIG_BASE}pools:
   - { name: deploy, provider: codebuild, labels: [deploy], maxConcurrent: 1, codebuild: { project: p } }
 `;
 const slack = `slack: { botTokenSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:slack-bot' }\n`;
-
-const problemsOf = (text: string): string => {
-  try {
-    parseDeploymentConfig(text, 'deploy.yaml');
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the config to be refused');
-};
 
 describe('notifications config', () => {
   it('accepts a rule with a workflow regex, globs, pools, a channel and a group to mention', () => {
