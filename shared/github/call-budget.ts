@@ -47,6 +47,10 @@ export interface GithubCallBudget {
   usage(): GithubUsage;
   /** Calls left in this run. */
   remaining(): number;
+  /** The pause GitHub asked for that has not ended yet (epoch ms), to keep beyond this container. */
+  pause(): { readonly until: number; readonly why: string } | null;
+  /** A pause a run of another container was asked for: no call before it ends. */
+  pauseUntil(until: number, why: string): void;
 }
 
 export interface CallBudgetOptions {
@@ -164,5 +168,11 @@ export const createGithubCallBudget = (options: CallBudgetOptions = {}): GithubC
     },
     usage: () => ({ used: run.used, budget: run.budget, rateLimited: run.stopped }),
     remaining: () => (run.stopped ? 0 : Math.max(0, run.budget - run.used)),
+    pause: () => (run.blockedUntil > now() ? { until: run.blockedUntil, why: run.blockedWhy } : null),
+    pauseUntil(until, why) {
+      if (until <= run.blockedUntil) return;
+      run.blockedUntil = until;
+      run.blockedWhy = why;
+    },
   };
 };

@@ -17,6 +17,9 @@ import { createDynamoRecoveryStore } from './recovery-store.ts';
 
 export type ReconcilerRunReport = ReconcileReport & GithubRecoveryReport;
 
+/** Where a pause GitHub asked for is kept between containers (the leases table's recovery records). */
+const PAUSE_RECORD = 'github-pause';
+
 /** A run stops starting GitHub work this long before the Lambda's own timeout. */
 const DEADLINE_MARGIN_MS = 3_000;
 
@@ -69,6 +72,10 @@ export const createReconcilerFromEnv = async (
     // of, and a burst of dispatches behind a throttled EC2 must not starve it run after run (the
     // chaos bench saw it). The ledger pass then has the rest, up to a margin before the timeout.
     budget.startRun({ budget: Number.POSITIVE_INFINITY, deadline: now.getTime() + remainingMs / 2 });
+    // A pause GitHub asked of an earlier run holds for this one, even in a fresh container (one that
+    // replaced a container that timed out): calling on before it ends is what gets an App blocked.
+    const pause = await recovery.store.load<{ until: number; why: string }>(PAUSE_RECORD);
+    if (pause.value) budget.pauseUntil(pause.value.until, pause.value.why);
     const githubSide = await recoverFromGithub(recovery, {
       hookDeliveries,
       runnerScope: config.github.runnerScope,
@@ -79,10 +86,23 @@ export const createReconcilerFromEnv = async (
       orphanGraceSeconds: limits.orphanGraceSeconds,
       firstLookbackSeconds: limits.firstLookbackSeconds,
     });
+    let kept = pause;
+    /** Saves a pause asked for in this run (after each phase: a run can still time out). */
+    const keepPause = async () => {
+      const asked = budget.pause();
+      if (!asked || asked.until <= (kept.value?.until ?? 0)) return;
+      const saved = await recovery.store.save(PAUSE_RECORD, asked, kept.version).catch((error: unknown) => {
+        logger.warn('could not keep the pause GitHub asked for', { error: error as Error });
+        return false;
+      });
+      if (saved) kept = { value: asked, version: kept.version + 1 };
+    };
+    await keepPause();
     const ledgerSide = await reconcilePendingJobs(pending, ledgerDispatcher, leases, logger, {
       ...limits,
       stopAt: new Date(end),
     });
+    await keepPause();
     return { ...ledgerSide, ...githubSide };
   };
 };

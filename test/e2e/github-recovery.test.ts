@@ -280,6 +280,14 @@ describe('a rate-limited delivery log', () => {
       (await reconcilerRuns()).find((r) => r.rateLimited?.includes('403')),
     );
     const readsAfterRefusal = logReads().length;
+    // The next run dies (as one killed by its timeout would): the runs after it are in a fresh
+    // container, which must still know of the pause.
+    const crashesBefore = (await lambdaStats('runner-reconciler')).crashes;
+    await armFault(sandbox, { target: 'lambda:runner-reconciler', error: 'Crash', count: 1 });
+    await waitFor(
+      'the crashed run',
+      async () => (await lambdaStats('runner-reconciler')).crashes > crashesBefore,
+    );
     const since = new Date().toISOString();
     const waiting = await waitFor('two runs while the wait lasts', async () => {
       const runs = (await reconcilerRuns()).filter((r) => r.at > since);
@@ -298,13 +306,16 @@ describe('a rate-limited delivery log', () => {
       expect(run).toMatchObject({ rateLimited: expect.stringMatching(/asked for a pause/), redelivered: 0 });
     expect(logReads()).toHaveLength(readsAfterRefusal);
     expect(logReads().filter((c) => c.status === 403)).toHaveLength(1);
-    expect((await lambdaStats('runner-reconciler')).errors).toBe(errorsBefore);
+    expect((await lambdaStats('runner-reconciler')).errors).toBe(errorsBefore + 1); // the crash alone
     expect(await redeliveriesOf(failed.guid)).toHaveLength(0);
 
     // Assess: once the wait is over, a run reads the log and redelivers.
     const redelivery = await waitFor('the redelivery', async () => (await redeliveriesOf(failed.guid))[0]);
     expect(redelivery).toMatchObject({ status: 'OK', status_code: 202 });
-    expect((await reconcilerRuns()).some((r) => r.redelivered >= 1 && r.rateLimited === null)).toBe(true);
+    // The run's report lands once it has finished (after its ledger pass).
+    await waitFor('the run that redelivered', async () =>
+      (await reconcilerRuns()).some((r) => r.redelivered >= 1 && r.rateLimited === null),
+    );
     expect(await completedJob(sandbox, jobId)).toMatchObject({ conclusion: 'success' });
     await expectOneLaunch(jobId);
   });

@@ -83,6 +83,18 @@ describe('GitHub call budget', () => {
     expect(fetched).toHaveLength(2);
   });
 
+  it('reports the pause GitHub asked for, and honours one carried over from another container', async () => {
+    const first = setup([limited({ 'retry-after': '600' })]);
+    await expect(first.request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubRateLimitedError);
+    const asked = first.budget.pause()!;
+    expect(asked.until).toBe(first.now() + 600_000);
+    // A fresh container's budget, given the kept pause: no call before it ends.
+    const fresh = setup([ok()]);
+    fresh.budget.pauseUntil(asked.until, asked.why);
+    await expect(fresh.request('GET /app/hook/deliveries')).rejects.toBeInstanceOf(GithubRateLimitedError);
+    expect(fresh.fetched).toHaveLength(0);
+  });
+
   it('waits out a short retry-after once and then gets its answer', async () => {
     const { request, sleeps, budget } = setup([limited({ 'retry-after': '3' }), ok()]);
     const response = await request('GET /orgs/{org}/hooks/{hook_id}/deliveries', { org: 'acme', hook_id: 1 });
