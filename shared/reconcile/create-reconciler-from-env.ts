@@ -6,14 +6,14 @@ import { createDispatcherWiring } from '../dispatch/create-dispatcher-from-env.t
 import { createDynamoLeases } from '../dispatch/leases.ts';
 import type { Dispatcher } from '../dispatch/dispatch-job.ts';
 import { createAppSession } from '../github/app-session.ts';
-import { createGithubCallBudget } from '../github/call-budget.ts';
+import { createGithubCallBudget, type GithubCallBudget } from '../github/call-budget.ts';
 import { createGithubRecoveryApi } from '../github/recovery-api.ts';
 import { createDynamoJobLedger } from '../ledger/job-ledger.ts';
 import { createDynamoLedgerReads } from '../ledger/ledger-reads.ts';
 import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { recoverFromGithub, type GithubRecoveryReport } from './recover-from-github.ts';
 import { reconcilePendingJobs, type ReconcileReport } from './reconcile-jobs.ts';
-import { createDynamoRecoveryStore } from './recovery-store.ts';
+import { createDynamoRecoveryStore, type RecoveryStore } from './recovery-store.ts';
 
 export type ReconcilerRunReport = ReconcileReport & GithubRecoveryReport;
 
@@ -24,9 +24,39 @@ const PAUSE_RECORD = 'github-pause';
 const DEADLINE_MARGIN_MS = 3_000;
 
 /**
+ * A pause GitHub asked of an earlier run holds for later ones, even in a fresh container (one that
+ * replaced a container killed by its timeout): calling on before it ends is what gets an App blocked.
+ * Kept in the recovery store; a store that cannot be read or written is logged, not fatal.
+ */
+const githubPauseKeeper = (store: RecoveryStore, budget: GithubCallBudget, logger: Pick<Logger, 'warn'>) => {
+  type Pause = { until: number; why: string };
+  let kept: { value: Pause | undefined; version: number } = { value: undefined, version: 0 };
+  return {
+    /** Loads the kept pause into the budget, at the start of a run. */
+    async restore() {
+      kept = await store.load<Pause>(PAUSE_RECORD).catch((error: unknown) => {
+        logger.warn('could not read the pause GitHub asked for', { error: error as Error });
+        return kept;
+      });
+      if (kept.value) budget.pauseUntil(kept.value.until, kept.value.why);
+    },
+    /** Saves a longer pause asked for in this run (after each phase: a run can still time out). */
+    async keep() {
+      const asked = budget.pause();
+      if (!asked || asked.until <= (kept.value?.until ?? 0)) return;
+      const saved = await store.save(PAUSE_RECORD, asked, kept.version).catch((error: unknown) => {
+        logger.warn('could not keep the pause GitHub asked for', { error: error as Error });
+        return false;
+      });
+      if (saved) kept = { value: asked, version: kept.version + 1 };
+    },
+  };
+};
+
+/**
  * Wires the reconciler from the Lambda's environment (the dispatcher's, plus its own limits). Every
  * GitHub call of a run, the dispatcher's included, goes through one call budget: rate limits are
- * honoured throughout; the budget itself meters only the recovery work, after the dispatches.
+ * honoured throughout; the budget itself meters only the recovery work, which runs first.
  */
 export const createReconcilerFromEnv = async (
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
@@ -46,11 +76,13 @@ export const createReconcilerFromEnv = async (
   if (!hookDeliveries) {
     logger.info('github.hookDeliveries is not configured: failed webhook deliveries are not redelivered');
   }
+  const store = createDynamoRecoveryStore(dynamo, env.leasesTable);
+  const pause = githubPauseKeeper(store, budget, logger);
   const recovery = {
     // The one log source is chosen by config; an unused org source costs nothing.
     api: createGithubRecoveryApi(createAppSession(github), hookDeliveries ?? { source: 'app' }),
     budget,
-    store: createDynamoRecoveryStore(dynamo, env.leasesTable),
+    store,
     ledgerReads: createDynamoLedgerReads(dynamo, env.jobsTable),
     pending,
     ledger: createDynamoJobLedger(dynamo, env.jobsTable),
@@ -72,10 +104,7 @@ export const createReconcilerFromEnv = async (
     // of, and a burst of dispatches behind a throttled EC2 must not starve it run after run (the
     // chaos bench saw it). The ledger pass then has the rest, up to a margin before the timeout.
     budget.startRun({ budget: Number.POSITIVE_INFINITY, deadline: now.getTime() + remainingMs / 2 });
-    // A pause GitHub asked of an earlier run holds for this one, even in a fresh container (one that
-    // replaced a container that timed out): calling on before it ends is what gets an App blocked.
-    const pause = await recovery.store.load<{ until: number; why: string }>(PAUSE_RECORD);
-    if (pause.value) budget.pauseUntil(pause.value.until, pause.value.why);
+    await pause.restore();
     const githubSide = await recoverFromGithub(recovery, {
       hookDeliveries,
       runnerScope: config.github.runnerScope,
@@ -86,23 +115,12 @@ export const createReconcilerFromEnv = async (
       orphanGraceSeconds: limits.orphanGraceSeconds,
       firstLookbackSeconds: limits.firstLookbackSeconds,
     });
-    let kept = pause;
-    /** Saves a pause asked for in this run (after each phase: a run can still time out). */
-    const keepPause = async () => {
-      const asked = budget.pause();
-      if (!asked || asked.until <= (kept.value?.until ?? 0)) return;
-      const saved = await recovery.store.save(PAUSE_RECORD, asked, kept.version).catch((error: unknown) => {
-        logger.warn('could not keep the pause GitHub asked for', { error: error as Error });
-        return false;
-      });
-      if (saved) kept = { value: asked, version: kept.version + 1 };
-    };
-    await keepPause();
+    await pause.keep();
     const ledgerSide = await reconcilePendingJobs(pending, ledgerDispatcher, leases, logger, {
       ...limits,
       stopAt: new Date(end),
     });
-    await keepPause();
+    await pause.keep();
     return { ...ledgerSide, ...githubSide };
   };
 };
