@@ -3,27 +3,13 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../http/errors.ts';
 import { describeIssue } from './describe-issue.ts';
 import { eventBridgeCronProblem } from '../maintenance/eventbridge-cron.ts';
+import { arn, nonEmpty, secretArn } from './schema-primitives.ts';
+import { crossCheckOperations, operationsSchema } from './operations-config.ts';
 
 /**
  * One YAML file describes a deployment: the GHES it serves, the GitHub App, and the runner pools.
  * Objects are strict so a typo (`maxConcurent`) is an error, not a silently ignored key.
  */
-const nonEmpty = z.string().check(z.minLength(1, 'expected a non-empty string'));
-const arn = z.string().check(z.regex(/^arn:aws[\w-]*:/, 'expected an ARN (arn:aws:…)'));
-/**
- * A Secrets Manager secret: its full ARN (name + the six random characters AWS appends) or the
- * partial one without them. IAM grants `<arn>-??????` for a partial ARN (infra/deployment-config.cjs),
- * since a policy naming the partial ARN itself never matches the real secret.
- */
-const secretArn = z
-  .string()
-  .check(
-    z.regex(
-      /^arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/,
-      'expected a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
-    ),
-  );
-
 /** `instance-size:<size>` values of AWS's CodeBuild runner labels. */
 export const INSTANCE_SIZES = ['small', 'medium', 'large', 'xlarge', '2xlarge'] as const;
 
@@ -208,6 +194,8 @@ export const deploymentConfigSchema = z.strictObject({
   slack: z.optional(slackSettings),
   /** Deploy notifications in Slack; needs `slack`. */
   notifications: z._default(z.array(notificationRuleSchema), []),
+  /** GHES operations from Slack (failover); needs `slack`. */
+  operations: z.optional(operationsSchema),
 });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
@@ -355,4 +343,5 @@ export const parseDeploymentConfig = (text: string, source: string): DeploymentC
   parseYamlConfig(text, deploymentConfigSchema, source, (config) => [
     ...crossCheckPools(config.pools),
     ...crossCheckNotifications(config),
+    ...crossCheckOperations(config.operations, config.slack !== undefined),
   ]);
