@@ -248,7 +248,9 @@ export const benchWebhookOnTheWire = async (iterations = 3_000) => {
       `  warm request p50 ${fmt(p50)}  p99 ${fmt(pct(result.wall, 99))}  (target p50 ≤ 1.0 ms)   CPU ${fmt(result.cpuMs)} per request  (target ≤ 0.8 ms)`,
       `  AWS calls per accepted request ${callsPerRequest.toFixed(2)} (${Object.entries(measured.perTarget)
         .map(([target, n]) => `${target.split('.').pop()} ${(n / iterations).toFixed(2)}`)
-        .join(', ')})  (target ≤ 2)   TCP connections opened: ${phases['cold+warm-up']!.connections} for the first 301 requests, ${measured.connections} for the next ${iterations}`,
+        .join(
+          ', ',
+        )})  (target ≤ 2)   TCP connections opened: ${phases['cold+warm-up']!.connections} for the first 301 requests, ${measured.connections} for the next ${iterations}`,
       `  floor (HMAC-SHA256 + JSON.parse) p50 ${fmt(pct(result.floorWall, 50))}  CPU ${fmt(result.floorCpuMs)}   handler ÷ floor p50 ${(p50 / pct(result.floorWall, 50)).toFixed(1)}×`,
       `  bare signed call (DynamoDB GetItem, same client) p50 ${fmt(pct(result.callWall, 50))}  CPU ${fmt(result.callCpuMs)} per call  (target ≤ 0.25 ms)   connections ${phases.bare!.connections}`,
     ];
