@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import aws4 from 'aws4';
+import type { Agent, IncomingMessage, request as httpRequest } from 'node:http';
+import { signRequest } from './sigv4.ts';
 
 /**
  * A small client for AWS's JSON protocols (DynamoDB, EventBridge, Secrets Manager).
@@ -10,9 +9,10 @@ import aws4 from 'aws4';
  * cold start and 613 KB bundled (measured 2026-11-23, see README "Bundles"). The wire format is the
  * same JSON the SDK sends, so inputs and outputs keep the SDK's shapes.
  *
- * Why `aws4` over `node:https` rather than `fetch`: SigV4 signed synchronously with `node:crypto`
- * (a 15 KB dependency) and a keep-alive agent cost about a fifth of the CPU per call of WebCrypto
- * signing through undici's `fetch` and web streams (measured in `npm run bench`, "signed call").
+ * Why our own SigV4 (shared/aws/sigv4.ts) over `node:http(s)` rather than `fetch`: signing
+ * synchronously with `node:crypto` and a keep-alive agent cost a fraction of the CPU per call of
+ * WebCrypto signing through undici's `fetch` and web streams (measured in `npm run bench`, "bare
+ * signed call").
  */
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -96,12 +96,28 @@ const MAX_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Keep-alive agents shared by every client of the container: a warm invocation reuses the TCP (and
- * TLS) connection the last one opened instead of paying a new handshake per call.
+ * One keep-alive agent per protocol, shared by every client of the container: a warm invocation
+ * reuses the TCP (and TLS) connection the last one opened instead of paying a new handshake per call.
+ *
+ * The modules are taken with `process.getBuiltinModule`, on first use, not imported: an ESM import
+ * of `node:http` builds its ESM facade, which reads every export, and its lazy WebSocket getter loads
+ * Node's bundled undici and web streams (+50 ms at cold start, measured). `node:https` (TLS) is then
+ * loaded only where an endpoint is https: on AWS, not against the loopback twin.
  */
-const agents = {
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 50 }),
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 50 }),
+interface Transport {
+  readonly request: typeof httpRequest;
+  readonly agent: Agent;
+}
+const transports = new Map<string, Transport>();
+const transportFor = (protocol: string): Transport => {
+  let transport = transports.get(protocol);
+  if (!transport) {
+    const module =
+      protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
+    transport = { request: module.request, agent: new module.Agent({ keepAlive: true, maxSockets: 50 }) };
+    transports.set(protocol, transport);
+  }
+  return transport;
 };
 
 /** Lambda's webhook timeout is 10 s: a call that hangs longer than this is given up and retried. */
@@ -125,7 +141,8 @@ const send = (
   timeoutMs: number,
 ): Promise<RawAnswer> =>
   new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+    const transport = transportFor(url.protocol);
+    const request = transport.request(
       {
         protocol: url.protocol,
         hostname: url.hostname,
@@ -133,7 +150,7 @@ const send = (
         path: url.pathname,
         method: 'POST',
         headers,
-        agent: agents[url.protocol as keyof typeof agents],
+        agent: transport.agent,
         timeout: timeoutMs,
       },
       (response: IncomingMessage) => {
@@ -165,21 +182,25 @@ export const createJsonClient = (
   );
   const contentType = `application/x-amz-json-${spec.jsonVersion}`;
   const host = url.host;
+  const scope = { region: connection.region, service: spec.signingName };
 
   const once = async <T>(operation: string, body: string): Promise<T> => {
-    const signed = aws4.sign(
+    const headers = signRequest(
       {
-        host,
-        path: url.pathname,
         method: 'POST',
-        service: spec.signingName,
-        region: connection.region,
-        headers: { 'content-type': contentType, 'x-amz-target': `${spec.targetPrefix}.${operation}` },
+        path: url.pathname,
+        headers: {
+          host,
+          'content-type': contentType,
+          'content-length': String(Buffer.byteLength(body)),
+          'x-amz-target': `${spec.targetPrefix}.${operation}`,
+        },
         body,
       },
       connection.credentials,
+      scope,
     );
-    const answer = await send(url, signed.headers as Record<string, string | number>, body, timeoutMs);
+    const answer = await send(url, headers, body, timeoutMs);
     const ok = answer.status >= 200 && answer.status < 300;
     let parsed: Record<string, unknown> = {};
     try {
