@@ -5,7 +5,7 @@ import {
   parseReplStatusOutput,
 } from '../../../shared/ghes/replication-status.ts';
 
-/** Vectors copied byte for byte from ../shared/test-vectors/ghes (see its README for provenance and exit codes). */
+/** GHES vectors, byte-identical copies of the workspace's shared test vectors (provenance and exit codes: test/vectors/README.md). */
 const vector = (name: string) =>
   readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
 
