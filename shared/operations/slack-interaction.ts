@@ -116,24 +116,24 @@ export const createSlackInteractions = (deps: SlackInteractionDeps) => {
       return `${text}${written ? '' : AUDIT_MISSING_NOTE}`;
     };
 
+    // Who clicked is judged before the store is read: a click with no rights costs nothing more.
+    const refusal = authorize(deps.operations.slack, user, click.channelId);
+    if (refusal)
+      return refuse(
+        'approval',
+        `refused: ${refusal.code === 'user' ? 'user not authorized' : 'channel not allowed'} (approval ${click.approvalId})`,
+        `Refused: ${refusal.reason}. Your click changed nothing.`,
+      );
+
     const request = await deps.approvals.get(click.approvalId);
     if (!request)
       return refuse(
-        decision,
-        'refused: unknown approval',
+        'approval',
+        `refused: unknown approval ${click.approvalId}`,
         'This approval is unknown or has expired; your click changed nothing.',
       );
     const { operation, executionName } = request;
     logger.appendKeys({ executionName });
-
-    const refusal = authorize(deps.operations.slack, user, click.channelId);
-    if (refusal)
-      return refuse(
-        operation,
-        `refused: ${refusal.code === 'user' ? 'user not authorized' : 'channel not allowed'}`,
-        `Refused: ${refusal.reason}. Your click changed nothing.`,
-        executionName,
-      );
     if (Date.parse(request.expiresAt) <= now().getTime())
       return refuse(
         operation,

@@ -157,6 +157,20 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     faults: twin.faults,
     metrics,
   });
+  // The Slack routes of GHES operations, when the config has an `operations` section (without one
+  // the functions refuse to start, as they would on AWS).
+  const slackFunction = (name: 'slack-command' | 'slack-interaction') =>
+    loadTwinLambda({
+      name,
+      modulePath: functionPath(name),
+      env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: `twin-${name}` },
+      timeoutMs: twin.timing.webhook.timeoutMs,
+      sessions: twin.lambdaSessions,
+      faults: twin.faults,
+      metrics,
+    });
+  const slackCommand = config.operations ? await slackFunction('slack-command') : undefined;
+  const slackInteraction = config.operations ? await slackFunction('slack-interaction') : undefined;
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
   let reconciling = false;
@@ -271,6 +285,14 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         });
       }
     },
+    ...(slackCommand && slackInteraction
+      ? {
+          'POST /slack/commands': async (req: IncomingMessage, res: ServerResponse) =>
+            void (await invokeHttp(slackCommand, req, res)),
+          'POST /slack/interactions': async (req: IncomingMessage, res: ServerResponse) =>
+            void (await invokeHttp(slackInteraction, req, res)),
+        }
+      : {}),
     'GET /sandbox/state': async (_req, res) => sendJson(res, 200, await state()),
     // What a pool's maintenance schedule does, now: 202 with the execution's name.
     'POST /sandbox/maintenance': async (req, res) => {
@@ -327,6 +349,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'runner-reconciler': reconciler.stats,
       [POOL_MAINTENANCE]: poolMaintenance.stats,
       'deploy-notifier': deployNotifier.stats,
+      ...(slackCommand ? { 'slack-command': slackCommand.stats } : {}),
+      ...(slackInteraction ? { 'slack-interaction': slackInteraction.stats } : {}),
     },
     reconciler: reconcileRuns,
     metrics: metrics.summary(),

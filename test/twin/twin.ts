@@ -7,7 +7,7 @@ import {
 } from './aws-endpoint.ts';
 import { createTwinClock, type TwinClock } from './clock.ts';
 import { createCodeBuildTwin, type CodeBuildTwin } from './codebuild.ts';
-import { startDynamoTwin, type DynamoTwin } from './dynamodb.ts';
+import { startDynamoTwin, tableDefinitions, type DynamoTwin, type TableResource } from './dynamodb.ts';
 import { createEc2Twin, type Ec2Twin } from './ec2.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
 import { FaultInjector } from './faults.ts';
@@ -79,6 +79,39 @@ export const HOOK_DELIVERIES_SHOWN = 2_000;
 /** The pool-maintenance SSM document (infra/ssm-pool-maintenance.yaml) as the twin deploys it. */
 export const MAINTENANCE_DOCUMENT = 'ghes-cp-pool-maintenance';
 
+/** The GHES operations tables and state machine (issue 14), by the names serverless.yml gives them. */
+export const OPERATIONS_TABLE = 'OperationsTable';
+export const AUDIT_TABLE = 'AuditTable';
+export const FAILOVER_STATE_MACHINE = 'ghes-failover';
+
+/**
+ * The operations tables as the issue-14 contract lays them out, for as long as
+ * infra/dynamodb-tables.json does not declare them yet; once it does, its definitions win.
+ */
+const OPERATIONS_TABLES: Record<string, TableResource> = {
+  [OPERATIONS_TABLE]: {
+    Type: 'AWS::DynamoDB::Table',
+    Properties: {
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
+    },
+  },
+  [AUDIT_TABLE]: {
+    Type: 'AWS::DynamoDB::Table',
+    Properties: {
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    },
+  },
+};
+
 /** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
 let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 
@@ -100,7 +133,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
-  const dynamo = await startDynamoTwin({ clock });
+  const dynamo = await startDynamoTwin({ clock, tables: { ...OPERATIONS_TABLES, ...tableDefinitions() } });
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
   const homeAccount = config.sandbox.accountId;
@@ -239,6 +272,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   });
   for (const [target, errors] of slack.faultTargets) slackFaultTargets.set(target, errors);
   if (config.slack) secrets.put(config.slack.botTokenSecretArn, SLACK_BOT_TOKEN);
+  // The Slack app's signing secret, with which the sandbox's callers sign /slack/* requests.
+  if (config.operations)
+    secrets.put(config.operations.slack.signingSecretArn, config.sandbox.secrets.slackSigning);
 
   const { sandbox: _sandbox, ...deployment } = config;
   const deploymentConfig = {
@@ -319,6 +355,11 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       NOTIFICATIONS_TABLE,
       // Scaled as the dispatch lease is: above the scaled Lambda timeout, below the visibility timeout.
       NOTIFY_RENDER_LOCK_SECONDS: String(timing.dispatcher.leaseSeconds),
+      // The Slack operations functions (functions/slack-command, functions/slack-interaction).
+      ...(config.operations ? { SLACK_SIGNING_SECRET_ARN: config.operations.slack.signingSecretArn } : {}),
+      OPERATIONS_TABLE,
+      AUDIT_TABLE,
+      FAILOVER_STATE_MACHINE_ARN: `arn:aws:states:${config.region}:${homeAccount}:stateMachine:${FAILOVER_STATE_MACHINE}`,
     },
     setWebhookTarget(url) {
       webhookTarget = url;

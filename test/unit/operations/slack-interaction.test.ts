@@ -187,7 +187,13 @@ describe('who may click', () => {
       /^Refused: you are not authorized to run GHES operations \(Slack user U0DEV0001/,
     );
     expect(s.approvals.decideCalls).toEqual([]);
-    expect(s.audit.rows).toMatchObject([{ actor: 'U0DEV0001', result: 'refused: user not authorized' }]);
+    expect(s.audit.rows).toMatchObject([
+      {
+        actor: 'U0DEV0001',
+        operation: 'approval',
+        result: `refused: user not authorized (approval ${APPROVAL_ID})`,
+      },
+    ]);
   });
 
   it('refuses a click from a channel not in the config', async () => {
