@@ -83,11 +83,12 @@ export const createSlackCommandsFromEnv = (
       ),
       failover: operations.failover,
       now: () => new Date(),
-      onOrphanedLock: async (holder, presence) => {
+      onOrphanedLock: async (holder, presence, request) => {
         logger.warn('taking over an orphaned operation lock', { holder: holder.owner, presence });
         await slackAudit.after({
           at: new Date(),
-          actor: 'slack-command',
+          actor: request.requestedBy,
+          channelId: request.channelId,
           action: 'takeover',
           operation: holder.operation,
           executionName: holder.owner,

@@ -14,6 +14,7 @@ export interface OperationExecutions {
   start(name: string, input: object): Promise<{ readonly executionArn: string }>;
   /** `missing` only when Step Functions says no execution of that name exists. */
   presence(name: string): Promise<ExecutionPresence>;
+  arnOf(name: string): string;
 }
 
 export type TaskAnswer = 'delivered' | 'expired';
@@ -37,6 +38,7 @@ export const createStepFunctionsExecutions = (
   sfn: SFNClient,
   stateMachineArn: string,
 ): OperationExecutions => ({
+  arnOf: (name) => executionArnOf(stateMachineArn, name),
   async start(name, input) {
     // Same name and input again (an SDK retry after a lost answer) is answered as the same start.
     const out = await sfn.send(

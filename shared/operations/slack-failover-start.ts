@@ -48,7 +48,11 @@ export interface FailoverStarterDeps {
   readonly now: () => Date;
   readonly newExecutionName?: (now: Date) => string;
   /** Told when an orphaned lock was taken over, so it reaches the log and the audit. */
-  readonly onOrphanedLock?: (holder: LockHolder, presence: 'missing' | 'stopped') => Promise<void> | void;
+  readonly onOrphanedLock?: (
+    holder: LockHolder,
+    presence: 'missing' | 'stopped',
+    request: FailoverRequest,
+  ) => Promise<void> | void;
 }
 
 /** `failover-20261130T101500-a1b2c3`: sortable, unique, and a valid Step Functions execution name. */
@@ -111,7 +115,7 @@ export const createFailoverStarter = (deps: FailoverStarterDeps) => {
     if (!taken.acquired) {
       const stale = await orphaned(taken.holder, now);
       if (!stale) return { outcome: 'locked', holder: taken.holder };
-      await deps.onOrphanedLock?.(taken.holder, stale);
+      await deps.onOrphanedLock?.(taken.holder, stale, request);
       // Released only if that owner still holds it: a lock that moved on meanwhile is left alone.
       await deps.locks.release(GHES_LOCK, taken.holder.owner);
       taken = await acquire();
@@ -129,6 +133,11 @@ export const createFailoverStarter = (deps: FailoverStarterDeps) => {
       const { executionArn } = await deps.executions.start(executionName, input);
       return { outcome: 'started', executionName, executionArn };
     } catch (error) {
+      // An answer lost on the way back (a timeout) can hide a start that happened: that execution
+      // re-takes the lock as its owner, so it must keep it.
+      const presence = await deps.executions.presence(executionName).catch(() => 'missing' as const);
+      if (presence === 'running')
+        return { outcome: 'started', executionName, executionArn: deps.executions.arnOf(executionName) };
       const released = await deps.locks.release(GHES_LOCK, executionName).catch(() => false);
       return { outcome: 'failed', executionName, error: error as Error, released };
     }

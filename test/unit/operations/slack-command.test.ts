@@ -299,6 +299,16 @@ describe('/ghes failover: starting it', () => {
     });
   });
 
+  it('keeps the lock when the start answer was lost but the execution did start', async () => {
+    const s = setup({ now: () => T0 });
+    s.executions.failNextWith(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), {
+      startedAnyway: true,
+    });
+    expect(textOf(await s.ask({ text: 'failover' }))).toMatch(/^Failover started/);
+    expect(s.locks.held.get('ghes')!.owner).toBe('failover-20261130T101500-000001');
+    expect(s.locks.calls).not.toContain('release failover-20261130T101500-000001');
+  });
+
   it('does nothing at all when the request cannot be written to the audit log first', async () => {
     const s = setup();
     s.audit.failWhen((entry) => entry.action === 'request');

@@ -61,8 +61,11 @@ export const fakeExecutions = () => {
   const started: { name: string; input: Record<string, unknown> }[] = [];
   const presence = new Map<string, ExecutionPresence>();
   let failWith: Error | undefined;
+  let startsDespiteFailure = false;
   const executions: OperationExecutions = {
+    arnOf: (name) => `arn:aws:states:eu-west-1:111122223333:execution:ghes-failover:${name}`,
     async start(name, input) {
+      if (failWith && startsDespiteFailure) presence.set(name, 'running');
       if (failWith) throw failWith;
       started.push({ name, input: input as Record<string, unknown> });
       presence.set(name, 'running');
@@ -76,8 +79,10 @@ export const fakeExecutions = () => {
     executions,
     started,
     presence,
-    failNextWith(error: Error) {
+    /** With `startedAnyway`, the execution starts but the answer is lost (a timeout). */
+    failNextWith(error: Error, options: { startedAnyway?: boolean } = {}) {
       failWith = error;
+      startsDespiteFailure = options.startedAnyway ?? false;
     },
   };
 };
