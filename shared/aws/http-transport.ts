@@ -5,9 +5,10 @@ import type { ConnectionOptions } from 'node:tls';
  * A minimal HTTP/1.1 client for one job: POST a small JSON body to an AWS endpoint over a kept-alive
  * connection and read the whole answer.
  *
- * Why not `node:http`: a keep-alive POST through ClientRequest, IncomingMessage and the Agent costs
- * ~0.2 ms of CPU; one socket write and this parser cost about a third of that
- * (test/bench/http-transport-cpu.ts), and the webhook makes two AWS calls on a 0.8 ms budget.
+ * Why not `node:http`: ClientRequest, IncomingMessage, llhttp and the Agent's bookkeeping cost
+ * 0.1–0.25 ms of CPU per keep-alive POST (less only after tens of thousands of calls of JIT); one
+ * socket write and this parser cost a third to a half of that (test/bench/http-transport-cpu.ts),
+ * and the webhook makes two AWS calls on a 0.8 ms budget.
  * Left out because AWS's JSON APIs never need them: pipelining, streamed or chunked request bodies,
  * `Expect: 100-continue`, redirects, proxies, compression (no `Accept-Encoding` is sent).
  *
@@ -23,7 +24,7 @@ export class TransportError extends Error {
 
 export interface HttpAnswer {
   readonly status: number;
-  /** Lower-case names; repeated headers joined with `, `. */
+  /** Lower-case names; a repeated header's values joined with `, `; no prototype. */
   readonly headers: Record<string, string>;
   readonly text: string;
 }
@@ -171,19 +172,12 @@ class Pool {
   readonly idle: Connection[] = [];
   readonly waiting: ((connection: Connection) => void)[] = [];
   size = 0;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly tls: boolean;
 
   constructor(
     readonly origin: string,
-    url: URL,
+    private readonly url: URL,
     private readonly options: HttpTransportOptions,
-  ) {
-    this.tls = url.protocol === 'https:';
-    this.host = url.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] → ::1
-    this.port = Number(url.port) || (this.tls ? 443 : 80);
-  }
+  ) {}
 
   /** An idle socket still open, else a new one under the cap, else undefined: wait in `waiting`. */
   take(): Connection | undefined {
@@ -196,9 +190,11 @@ class Pool {
   }
 
   open(): Connection {
-    const { host, port } = this;
+    const tls = this.url.protocol === 'https:';
+    const host = this.url.hostname.replace(/^\[(.*)\]$/, '$1'); // [::1] → ::1
+    const port = Number(this.url.port) || (tls ? 443 : 80);
     const net = process.getBuiltinModule('node:net');
-    const socket: Socket = this.tls
+    const socket: Socket = tls
       ? process.getBuiltinModule('node:tls').connect({
           ...this.options.tls,
           host,

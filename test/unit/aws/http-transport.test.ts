@@ -300,11 +300,21 @@ describe('the HTTP/1.1 transport', () => {
     expect(connections()).toBe(2);
   });
 
-  it('rejects an answer that is not HTTP', async () => {
-    const { url } = await rawStub((socket) => socket.write('SSH-2.0-OpenSSH_9.6\r\n'));
+  it('rejects an answer that is not HTTP, or whose length is not a number, at once', async () => {
+    const { url } = await rawStub((socket, request) =>
+      socket.write(
+        request.body === 'ssh'
+          ? 'SSH-2.0-OpenSSH_9.6\r\n'
+          : 'HTTP/1.1 200 OK\r\ncontent-length: 2; drop table\r\n\r\n{}',
+      ),
+    );
+    const transport = newTransport();
 
-    await expect(newTransport().send(url, JSON_HEADERS, '{}', 2_000)).rejects.toThrow(
+    await expect(transport.send(url, JSON_HEADERS, 'ssh', 2_000)).rejects.toThrow(
       new TransportError('not an HTTP/1.x answer: "SSH-2.0-OpenSSH_9.6\\r\\n"'),
+    );
+    await expect(transport.send(url, JSON_HEADERS, 'bad length', 2_000)).rejects.toThrow(
+      new TransportError('bad content-length: "2; drop table"'),
     );
   });
 
