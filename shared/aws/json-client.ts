@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Agent, IncomingMessage, request as httpRequest } from 'node:http';
+import { send, TransportError } from './http-transport.ts';
 import { signRequest } from './sigv4.ts';
 
 /**
@@ -9,10 +9,11 @@ import { signRequest } from './sigv4.ts';
  * cold start and 613 KB bundled (measured 2026-11-23, see README "Bundles"). The wire format is the
  * same JSON the SDK sends, so inputs and outputs keep the SDK's shapes.
  *
- * Why our own SigV4 (shared/aws/sigv4.ts) over `node:http(s)` rather than `fetch`: signing
- * synchronously with `node:crypto` and a keep-alive agent cost a fraction of the CPU per call of
- * WebCrypto signing through undici's `fetch` and web streams (measured in `npm run bench`, "bare
- * signed call").
+ * Why our own SigV4 (shared/aws/sigv4.ts) over our own keep-alive HTTP/1.1 transport
+ * (shared/aws/http-transport.ts) rather than `fetch` or `node:http`: signing synchronously with
+ * `node:crypto` costs a fraction of WebCrypto's, and one socket write per call about half the CPU of
+ * `node:http`'s ClientRequest/IncomingMessage machinery, and a fifth of undici's `fetch` (measured in
+ * `npm run bench`, "bare signed call", and test/bench/http-transport-cpu.ts).
  */
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -95,31 +96,6 @@ export const isConditionFailure = (error: unknown): boolean =>
 const MAX_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * One keep-alive agent per protocol, shared by every client of the container: a warm invocation
- * reuses the TCP (and TLS) connection the last one opened instead of paying a new handshake per call.
- *
- * The modules are taken with `process.getBuiltinModule`, on first use, not imported: an ESM import
- * of `node:http` builds its ESM facade, which reads every export, and its lazy WebSocket getter loads
- * Node's bundled undici and web streams (+50 ms at cold start, measured). `node:https` (TLS) is then
- * loaded only where an endpoint is https: on AWS, not against the loopback twin.
- */
-interface Transport {
-  readonly request: typeof httpRequest;
-  readonly agent: Agent;
-}
-const transports = new Map<string, Transport>();
-const transportFor = (protocol: string): Transport => {
-  let transport = transports.get(protocol);
-  if (!transport) {
-    const module =
-      protocol === 'https:' ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http');
-    transport = { request: module.request, agent: new module.Agent({ keepAlive: true, maxSockets: 50 }) };
-    transports.set(protocol, transport);
-  }
-  return transport;
-};
-
 /** Lambda's webhook timeout is 10 s: a call that hangs longer than this is given up and retried. */
 const CALL_TIMEOUT_MS = 3_000;
 
@@ -127,49 +103,6 @@ export interface JsonClientOptions {
   /** Per try, from sending to the last byte of the answer. @default 3000 */
   readonly timeoutMs?: number;
 }
-
-interface RawAnswer {
-  readonly status: number;
-  readonly errorType: string | undefined;
-  readonly text: string;
-}
-
-const send = (
-  url: URL,
-  headers: Record<string, string | number>,
-  body: string,
-  timeoutMs: number,
-): Promise<RawAnswer> =>
-  new Promise((resolve, reject) => {
-    const transport = transportFor(url.protocol);
-    const request = transport.request(
-      {
-        protocol: url.protocol,
-        hostname: url.hostname,
-        port: url.port || undefined,
-        path: url.pathname,
-        method: 'POST',
-        headers,
-        agent: transport.agent,
-        timeout: timeoutMs,
-      },
-      (response: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            errorType: response.headers['x-amzn-errortype'] as string | undefined,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        response.on('error', (error) => reject(new AwsNetworkError(error.message, { cause: error })));
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on('error', (error) => reject(new AwsNetworkError(error.message, { cause: error })));
-    request.end(body);
-  });
 
 export const createJsonClient = (
   spec: JsonServiceSpec,
@@ -200,7 +133,13 @@ export const createJsonClient = (
       connection.credentials,
       scope,
     );
-    const answer = await send(url, headers, body, timeoutMs);
+    let answer;
+    try {
+      answer = await send(url, headers, body, timeoutMs);
+    } catch (error) {
+      if (error instanceof TransportError) throw new AwsNetworkError(error.message, { cause: error });
+      throw error;
+    }
     const ok = answer.status >= 200 && answer.status < 300;
     let parsed: Record<string, unknown> = {};
     try {
@@ -211,7 +150,7 @@ export const createJsonClient = (
     }
     if (ok) return parsed as T;
     // `__type` is `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` or the bare code.
-    const code = String(parsed.__type ?? answer.errorType ?? 'UnknownError')
+    const code = String(parsed.__type ?? answer.headers['x-amzn-errortype'] ?? 'UnknownError')
       .split('#')
       .pop()!
       .split(':')[0]!;
