@@ -62,7 +62,8 @@ export const createStepFunctionsApi = (
     if (!arn.startsWith(`${prefix}stateMachine:`))
       throw new TwinAwsError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
     const machine = twin.machineOf(arn);
-    if (!machine) throw new TwinAwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    if (!machine)
+      throw new TwinAwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return machine;
   };
 
@@ -92,7 +93,10 @@ export const createStepFunctionsApi = (
           try {
             JSON.parse(inputText);
           } catch {
-            throw new TwinAwsError('InvalidExecutionInput', `Invalid Execution Input: not JSON: ${inputText.slice(0, 80)}`);
+            throw new TwinAwsError(
+              'InvalidExecutionInput',
+              `Invalid Execution Input: not JSON: ${inputText.slice(0, 80)}`,
+            );
           }
           try {
             const execution = twin.start(machine, inputText, name);

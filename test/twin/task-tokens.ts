@@ -133,7 +133,10 @@ export const createTaskTokens = (): TaskTokens => {
         if (Buffer.byteLength(output ?? '') > MAX_OUTPUT_BYTES) throw new Error('too large');
         parsed = JSON.parse(output);
       } catch {
-        throw new TwinAwsError('InvalidOutput', 'Invalid State Machine Output: output must be JSON up to 256 KiB');
+        throw new TwinAwsError(
+          'InvalidOutput',
+          'Invalid State Machine Output: output must be JSON up to 256 KiB',
+        );
       }
       settle(token, (task) => task.resolve(parsed));
     },

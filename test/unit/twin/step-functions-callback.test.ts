@@ -56,7 +56,9 @@ beforeAll(async () => {
     accountId: '111122223333',
     lambdas: (name) => (name === 'ask' ? askLambda : undefined),
   });
-  twin.register('callback', definition, { AskFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:ask' });
+  twin.register('callback', definition, {
+    AskFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:ask',
+  });
   const api = createStepFunctionsApi(twin, { region: 'eu-west-1', accountId: '111122223333' });
   faults = new FaultInjector(() => ({ targets: faultTargetsOf([api]) }));
   endpoint = await startTwinAwsEndpoint([api], faults);
@@ -148,7 +150,9 @@ describe('twin Step Functions: lambda:invoke.waitForTaskToken', () => {
   it('answers a second answer to a closed task with TaskTimedOut and a token never issued with InvalidToken', async () => {
     // Prepare
     const { name, token } = await start();
-    await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{"decision":"abort","by":"U2"}' }));
+    await sfn.send(
+      new SendTaskSuccessCommand({ taskToken: token, output: '{"decision":"abort","by":"U2"}' }),
+    );
     expect((await outputOf(name)).output.outcome).toBe('aborted');
 
     // Act
@@ -167,7 +171,9 @@ describe('twin Step Functions: lambda:invoke.waitForTaskToken', () => {
     const { executionArn, token } = await start();
 
     // Act
-    const refused = await errorOf(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: 'approve' })));
+    const refused = await errorOf(
+      sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: 'approve' })),
+    );
 
     // Assess
     expect(refused).toBe('InvalidOutput');
@@ -260,7 +266,11 @@ describe('twin Step Functions: lambda:invoke.waitForTaskToken', () => {
 
     // Assess
     const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    expect(described).toMatchObject({ status: 'ABORTED', error: 'Operator.Abort', cause: 'called off by U0OPS0002' });
+    expect(described).toMatchObject({
+      status: 'ABORTED',
+      error: 'Operator.Abort',
+      cause: 'called off by U0OPS0002',
+    });
     expect(described.stopDate).toEqual(stopDate);
     expect(described.output).toBeUndefined();
     expect(await errorOf(sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: '{}' })))).toBe(
@@ -287,7 +297,9 @@ describe('twin Step Functions: the execution API', () => {
       new StartExecutionCommand({ stateMachineArn: machineArn, name: first.name, input }),
     );
     const other = errorOf(
-      sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name: first.name, input: '{"x":1}' })),
+      sfn.send(
+        new StartExecutionCommand({ stateMachineArn: machineArn, name: first.name, input: '{"x":1}' }),
+      ),
     );
     await sfn.send(new StopExecutionCommand({ executionArn: first.executionArn }));
     const closed = errorOf(
@@ -313,7 +325,9 @@ describe('twin Step Functions: the execution API', () => {
     const badName = errorOf(
       sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, name: 'two words', input: '{}' })),
     );
-    const badInput = errorOf(sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, input: '{' })));
+    const badInput = errorOf(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: machineArn, input: '{' })),
+    );
     const missing = errorOf(
       sfn.send(
         new DescribeExecutionCommand({
@@ -340,9 +354,15 @@ describe('twin Step Functions: the execution API', () => {
     const running = await sfn.send(
       new ListExecutionsCommand({ stateMachineArn: machineArn, statusFilter: 'RUNNING' }),
     );
-    const firstPage = await sfn.send(new ListExecutionsCommand({ stateMachineArn: machineArn, maxResults: 1 }));
+    const firstPage = await sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: machineArn, maxResults: 1 }),
+    );
     const secondPage = await sfn.send(
-      new ListExecutionsCommand({ stateMachineArn: machineArn, maxResults: 1, nextToken: firstPage.nextToken }),
+      new ListExecutionsCommand({
+        stateMachineArn: machineArn,
+        maxResults: 1,
+        nextToken: firstPage.nextToken,
+      }),
     );
 
     // Assess
