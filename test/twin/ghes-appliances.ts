@@ -45,6 +45,8 @@ export interface ApplianceView {
   readonly replication: ReplicationHealth | null;
   readonly activeConnections: number;
   readonly promoting: boolean;
+  /** False while an `appliance:<name>` fault is armed (SSM and /status do not reach it). */
+  readonly reachable: boolean;
   /** What `/status` answers now (0: no answer, the node is unreachable). */
   readonly status: number;
 }
@@ -136,6 +138,9 @@ export const startGhesAppliances = async (options: GhesAppliancesOptions): Promi
     node.catchUpUntil =
       health === 'catching-up' ? Date.now() + scaled(options.durations.replicationCatchUpMs) : null;
   };
+  // A replica configured as catching-up is in sync after the catch-up time, counted from the start.
+  for (const node of nodes) if (node.replication) setReplication(node, node.replication);
+
   /** Connections drain linearly to 0 over drainMs once maintenance is on. */
   const connectionsOf = (node: Node) => {
     if (node.maintenanceSince === null) return node.baseConnections;
@@ -232,6 +237,7 @@ export const startGhesAppliances = async (options: GhesAppliancesOptions): Promi
     };
   };
 
+  const armed = (node: Node) => faults.list().some((f) => f.target === `appliance:${node.name}`);
   const view = (node: Node): ApplianceView => ({
     name: node.name,
     instanceId: node.instanceId,
@@ -240,7 +246,8 @@ export const startGhesAppliances = async (options: GhesAppliancesOptions): Promi
     replication: replicationOf(node),
     activeConnections: connectionsOf(node),
     promoting: node.promoting,
-    status: statusOf(node),
+    reachable: !armed(node),
+    status: armed(node) ? 0 : statusOf(node),
   });
 
   // `/status` and the Manage API, by node name in the path.
