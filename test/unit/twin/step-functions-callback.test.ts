@@ -281,6 +281,33 @@ describe('twin Step Functions: lambda:invoke.waitForTaskToken', () => {
   });
 });
 
+describe('twin Step Functions: the machine’s own TimeoutSeconds', () => {
+  it('times the execution out after its scaled TimeoutSeconds: TIMED_OUT, States.Timeout', async () => {
+    // Prepare: 30 s of simulated time is 300 ms; the Wait alone would take 10 s.
+    twin.register(
+      'slow',
+      {
+        TimeoutSeconds: 30,
+        StartAt: 'Long',
+        States: { Long: { Type: 'Wait', Seconds: 1000, End: true } },
+      } as never,
+      {},
+    );
+    const started = Date.now();
+
+    // Act
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: twin.stateMachineArn('slow'), input: '{}' }),
+    );
+    const settled = await twin.settled(executionArn!);
+
+    // Assess
+    expect(settled).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
+
 describe('twin Step Functions: the execution API', () => {
   it('gives back the running execution for the same name and input, and refuses the name with other input or once closed', async () => {
     // Prepare
