@@ -9,6 +9,7 @@ import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { createTwinMetrics, type TwinMetrics } from '../twin/cloudwatch-metrics.ts';
 import { FaultSpecError } from '../twin/faults.ts';
+import { ApplianceUpdateError } from '../twin/ghes-appliances.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
 import {
@@ -328,6 +329,24 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       }
       const { runId, jobIds } = createQueuedJobs(twin.github, request);
       sendJson(res, 201, { runId, jobIds });
+    },
+    // The simulated GHES nodes: `{"name":"ghes-replica","replication":"catching-up"}` or
+    // `{"name":"ghes-primary","activeConnections":40}`; 400 naming the problem, nothing changed.
+    'POST /sandbox/appliances': async (req, res) => {
+      if (!twin.appliances) return sendJson(res, 400, { error: 'no operations.appliances in the config' });
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { error: 'body must be JSON' });
+      }
+      try {
+        const name = (body as { name?: unknown } | null)?.name;
+        sendJson(res, 200, { appliance: twin.appliances.update(String(name), body) });
+      } catch (error) {
+        if (!(error instanceof ApplianceUpdateError)) throw error;
+        sendJson(res, 400, { error: error.message });
+      }
     },
     'DELETE /sandbox/faults': async (_req, res) => {
       twin.faults.clear();
