@@ -13,4 +13,6 @@ const receive = async (event: APIGatewayProxyEventV2) =>
 
 // No early-timeout race: GitHub's 10 s limit is the Lambda's own timeout, and the race costs a timer
 // and two promises on every request.
-export const handler = middy(receive, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));
+export const handler = middy(receive, { timeoutEarlyInMillis: 0 }).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);
