@@ -1,0 +1,34 @@
+// esbuild plugins for every Lambda bundle: `npm run build` (scripts/build.ts) and `osls package`
+// (serverless.yml, custom.esbuild.plugins) both use this list, so the bundle measured is the one shipped.
+const { readFile } = require('node:fs/promises');
+
+/**
+ * AWS SDK v3 clients describe every operation of their service as schema arrays in one module
+ * (`dist-es/schemas/schemas_0.js`; EC2's is 1.3 MB). The dispatcher calls 2 of EC2's ~750 operations,
+ * yet esbuild kept nearly all of them: the schemas' trait objects use computed keys
+ * (`{ [_xN]: _II }`, `_xN` a module constant), and esbuild keeps any unused value whose computed key
+ * it cannot prove free of side effects. The SDK declares itself `sideEffects: false`, and these keys
+ * are string constants of the same module, so writing each key as its string literal changes no
+ * value and lets esbuild drop the schemas nothing references. Compiling and evaluating those unused
+ * schemas was most of the dispatcher's cold start. A file that no longer looks like this is left as
+ * it is (only the bundle grows): test/build/bundles.test.ts holds the EC2 client to its budget.
+ */
+const SCHEMA_FILE = /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/](?:.*[\\/])?schemas[\\/]schemas_\d+\.js$/;
+const STRING_CONSTANT = /^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm;
+const COMPUTED_KEY = /\[(_\w+)\]:/g;
+
+const inlineSdkSchemaKeys = {
+  name: 'inline-sdk-schema-keys',
+  setup(build) {
+    build.onLoad({ filter: SCHEMA_FILE }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const constants = new Map([...text.matchAll(STRING_CONSTANT)].map((m) => [m[1], m[2]]));
+      const contents = text.replace(COMPUTED_KEY, (key, name) =>
+        constants.has(name) ? `${constants.get(name)}:` : key,
+      );
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+module.exports = [inlineSdkSchemaKeys];
