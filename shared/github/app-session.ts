@@ -2,7 +2,6 @@ import tls from 'node:tls';
 import { createAppAuth } from '@octokit/auth-app';
 import { request as octokitRequest } from '@octokit/request';
 import type { EndpointOptions, OctokitResponse, RequestInterface } from '@octokit/types';
-import { Agent, fetch as undiciFetch } from 'undici';
 
 /**
  * One GitHub App's way in: a request function for `apiUrl` (trusting an internal CA when given), the
@@ -40,26 +39,33 @@ export interface AppSession {
   ): Promise<RequestInterface>;
 }
 
+/**
+ * undici's own fetch with an Agent that trusts `caBundle` besides the default CAs (`ca` alone would
+ * replace them, bundled and NODE_EXTRA_CA_CERTS alike). undici is half a megabyte of the dispatcher's
+ * bundle: it is evaluated on the first GitHub call of a deployment that has a CA bundle, and never by
+ * one that has none.
+ */
+const fetchTrusting = (caBundle: string) => {
+  const ca = [...(tls.getCACertificates?.('default') ?? tls.rootCertificates), caBundle]; // getCACertificates: Node 22.15+
+  let ready: Promise<(url: string, init: object) => Promise<unknown>> | undefined;
+  return (async (url: string, init: object) => {
+    ready ??= import('undici').then(({ Agent, fetch: undiciFetch }) => {
+      const dispatcher = new Agent({ connect: { ca } });
+      return (u: string, i: object) => undiciFetch(u, { ...i, dispatcher });
+    });
+    return (await ready)(url, init);
+  }) as unknown as typeof fetch;
+};
+
 export const createAppSession = (options: AppSessionOptions): AppSession => {
-  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
-  const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
-  const dispatcher = options.caBundle
-    ? new Agent({ connect: { ca: [...defaultCas, options.caBundle] } })
-    : undefined;
   const request = octokitRequest.defaults({
     baseUrl: options.apiUrl.replace(/\/$/, ''),
     headers: { 'user-agent': 'ghes-control-plane' },
-    ...(dispatcher || options.requestHook
+    ...(options.caBundle || options.requestHook
       ? {
           request: {
             ...(options.requestHook ? { hook: options.requestHook } : {}),
-            // undici's own fetch, so the Agent that trusts the extra CA is the one the request uses.
-            ...(dispatcher
-              ? {
-                  fetch: ((url: string, init: object) =>
-                    undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
-                }
-              : {}),
+            ...(options.caBundle ? { fetch: fetchTrusting(options.caBundle) } : {}),
           },
         }
       : {}),
