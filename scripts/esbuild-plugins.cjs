@@ -1,6 +1,7 @@
 // esbuild plugins for every Lambda bundle: `npm run build` (scripts/build.ts) and `osls package`
 // (serverless.yml, custom.esbuild.plugins) both use this list, so the bundle measured is the one shipped.
 const { readFile } = require('node:fs/promises');
+const { builtinModules } = require('node:module');
 
 /**
  * AWS SDK v3 clients describe every operation of their service as schema arrays in one module
@@ -31,4 +32,30 @@ const inlineSdkSchemaKeys = {
   },
 };
 
-module.exports = [inlineSdkSchemaKeys];
+/**
+ * `import { Agent } from 'node:http'` in an ES module makes Node build the module's ES facade, which
+ * reads every export, getters included: for `node:http` that loads Node's own undici (its `fetch`,
+ * `WebSocket`), for `node:tls` the root certificates, for `node:crypto` WebCrypto. None of it is used,
+ * and it cost the dispatcher's cold start ~50 ms of CPU. `require()` (the banner defines it) returns
+ * the module object without touching its getters, so every static import of a Node built-in is
+ * bundled as a require of it; the imported names are read off that object where they are used.
+ * Dynamic `import()` of a built-in is left as it is.
+ */
+const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
+
+const builtinsViaRequire = {
+  name: 'builtins-via-require',
+  setup(build) {
+    build.onResolve({ filter: /^[\w:/]+$/ }, (args) =>
+      args.kind === 'import-statement' && BUILTINS.has(args.path)
+        ? { path: args.path, namespace: 'node-builtin' }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [inlineSdkSchemaKeys, builtinsViaRequire];
