@@ -1,7 +1,8 @@
 // esbuild plugins for every Lambda bundle: `npm run build` (scripts/build.ts) and `osls package`
 // (serverless.yml, custom.esbuild.plugins) both use this list, so the bundle measured is the one shipped.
+const { existsSync } = require('node:fs');
 const { readFile } = require('node:fs/promises');
-const { builtinModules } = require('node:module');
+const { builtinModules, createRequire } = require('node:module');
 
 /**
  * AWS SDK v3 clients describe every operation of their service as schema arrays in one module
@@ -58,4 +59,47 @@ const builtinsViaRequire = {
   },
 };
 
-module.exports = [inlineSdkSchemaKeys, builtinsViaRequire];
+/**
+ * The dispatcher imports its SDK clients lazily (shared/dispatch/create-dispatcher-from-env.ts), and
+ * esbuild bundles a lazily imported module graph as functions run on first import. In that form it
+ * no longer drops the files of a `sideEffects: false` package that nothing uses but that run code at
+ * their top level: a client's barrel (`@aws-sdk/client-ec2`) brings every command class, paginator
+ * and waiter, and the aggregated client that lists them all, with every operation's schema (EC2:
+ * 0.9 MB). So our own imports of a client's `XClient` and `XCommand` classes are pointed at the
+ * files that define them, which import only what they need; types and anything else still come
+ * from the barrel.
+ */
+const SDK_CLIENT_IMPORT = /import\s*\{([^}]*)\}\s*from\s*'(@aws-sdk\/client-[\w-]+)';/g;
+
+const sdkClientDeepImports = {
+  name: 'sdk-client-deep-imports',
+  setup(build) {
+    build.onLoad({ filter: /[\\/](shared|functions)[\\/].*\.ts$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      if (!text.includes("from '@aws-sdk/client-")) return undefined;
+      const requireHere = createRequire(args.path);
+      const contents = text.replace(SDK_CLIENT_IMPORT, (statement, names, pkg) => {
+        const root = requireHere.resolve(`${pkg}/package.json`).replace(/package\.json$/, '');
+        const fromBarrel = [];
+        const deep = [];
+        for (const specifier of names
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean)) {
+          const name = specifier.replace(/\s+as\s+\w+$/, '');
+          const file = /Command$/.test(name) ? `dist-es/commands/${name}.js` : `dist-es/${name}.js`;
+          if (!/^type\s/.test(specifier) && /(Command|Client)$/.test(name) && existsSync(root + file)) {
+            deep.push(`import { ${specifier} } from '${pkg}/${file}';`);
+          } else fromBarrel.push(specifier);
+        }
+        return [
+          ...(fromBarrel.length ? [`import { ${fromBarrel.join(', ')} } from '${pkg}';`] : []),
+          ...deep,
+        ].join('\n');
+      });
+      return { contents, loader: 'ts' };
+    });
+  },
+};
+
+module.exports = [inlineSdkSchemaKeys, builtinsViaRequire, sdkClientDeepImports];
