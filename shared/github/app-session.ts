@@ -1,4 +1,3 @@
-import tls from 'node:tls';
 import { createAppAuth } from '@octokit/auth-app';
 import { request as octokitRequest } from '@octokit/request';
 import type { EndpointOptions, OctokitResponse, RequestInterface } from '@octokit/types';
@@ -41,18 +40,20 @@ export interface AppSession {
 
 /**
  * undici's own fetch with an Agent that trusts `caBundle` besides the default CAs (`ca` alone would
- * replace them, bundled and NODE_EXTRA_CA_CERTS alike). undici is half a megabyte of the dispatcher's
- * bundle: it is evaluated on the first GitHub call of a deployment that has a CA bundle, and never by
- * one that has none.
+ * replace them, bundled and NODE_EXTRA_CA_CERTS alike). undici is half a megabyte: it (and node:tls)
+ * is loaded on the first GitHub call of a deployment that has a CA bundle, and never by one that has
+ * none.
  */
 const fetchTrusting = (caBundle: string) => {
-  const ca = [...(tls.getCACertificates?.('default') ?? tls.rootCertificates), caBundle]; // getCACertificates: Node 22.15+
   let ready: Promise<(url: string, init: object) => Promise<unknown>> | undefined;
   return (async (url: string, init: object) => {
-    ready ??= import('undici').then(({ Agent, fetch: undiciFetch }) => {
-      const dispatcher = new Agent({ connect: { ca } });
-      return (u: string, i: object) => undiciFetch(u, { ...i, dispatcher });
-    });
+    ready ??= Promise.all([import('node:tls'), import('undici')]).then(
+      ([tls, { Agent, fetch: undiciFetch }]) => {
+        const defaults = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
+        const dispatcher = new Agent({ connect: { ca: [...defaults, caBundle] } });
+        return (u: string, i: object) => undiciFetch(u, { ...i, dispatcher });
+      },
+    );
     return (await ready)(url, init);
   }) as unknown as typeof fetch;
 };
