@@ -95,7 +95,7 @@ export const benchDispatchLatency = async (jobs = 200) => {
 export const benchBurst = async (jobs = 1_000) => {
   const sandbox = await startTestSandbox((config) => {
     config.sandbox.timeScale = 0.05;
-    config.sandbox.durations.jobMs = 3_600_000; // no job finishes during the burst: every launch stays visible
+    config.sandbox.durations.jobMs = 1e9; // no job finishes during the burst: every launch stays visible
     config.sandbox.instances = [
       { pool: 'linux', az: 'eu-west-1a', instanceType: 'm7i.large', count: 20 },
       { pool: 'linux', az: 'eu-west-1b', instanceType: 'm6i.large', count: 20 },
@@ -201,7 +201,7 @@ process.stdout.write('\\nBENCH ' + JSON.stringify({ invocations }) + '\\n');
 export const benchDispatcherInit = async (runs = 15, dispatchRuns = 9) => {
   const sandbox = await startTestSandbox((config) => {
     // No job finishes during the bench: no completed event needs the dispatcher.
-    config.sandbox.durations.jobMs = 3_600_000;
+    config.sandbox.durations.jobMs = 1e9;
     config.sandbox.instances = [
       { pool: 'linux', az: 'eu-west-1a', instanceType: 'm7i.large', count: 2 * dispatchRuns },
       { pool: 'linux', az: 'eu-west-1b', instanceType: 'm6i.large', count: 2 * dispatchRuns },
