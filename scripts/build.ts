@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * One minified ESM bundle per function under dist/<name>/handler.mjs, plus its esbuild metafile
  * (tests read it to prove no twin or test code ships in a Lambda). What a function imports only
  * with `import()` (the dispatcher's SDK clients, undici for a GHES CA bundle) goes to chunk files
- * beside it, dist/<name>/chunks/: Node reads and compiles those only when that import runs, where
+ * beside it, dist/<name>/handler.chunks/: Node reads and compiles those only when that import runs, where
  * in a one-file bundle it parsed all of it at every cold start (~50 ms of the dispatcher's init
  * for the SDK alone). serverless.yml's `custom.esbuild` sets the same `splitting` and `chunkNames`.
  *
@@ -41,7 +41,7 @@ export const buildFunction = async (
     outdir,
     outExtension: { '.js': '.mjs' },
     splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
+    chunkNames: 'handler.chunks/[name]-[hash]',
     bundle: true,
     minify: true,
     sourcemap: false,
@@ -70,7 +70,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const chunks = bytes - entryBytes;
     console.log(
       `dist/${name}/handler.mjs  ${(entryBytes / 1024).toFixed(1)} KB` +
-        (chunks > 0 ? `  (+ ${(chunks / 1024).toFixed(1)} KB in chunks/, loaded on import())` : ''),
+        (chunks > 0 ? `  (+ ${(chunks / 1024).toFixed(1)} KB in handler.chunks/, loaded on import())` : ''),
     );
   }
 }

@@ -157,7 +157,7 @@ export const benchBurst = async (jobs = 1_000) => {
 
 /** The built dispatcher bundle: what Lambda loads (`npm run build`, the same esbuild options as serverless.yml). */
 const DISPATCHER_BUNDLE = new URL('../../dist/runner-dispatcher/handler.mjs', import.meta.url);
-const DISPATCHER_CHUNKS = new URL('../../dist/runner-dispatcher/chunks/', import.meta.url);
+const DISPATCHER_CHUNKS = new URL('../../dist/runner-dispatcher/handler.chunks/', import.meta.url);
 const chunkBytes = () =>
   readdirSync(DISPATCHER_CHUNKS).reduce(
     (sum, file) => sum + statSync(new URL(file, DISPATCHER_CHUNKS)).size,
@@ -284,7 +284,7 @@ export const benchDispatcherInit = async (runs = 15, dispatchRuns = 9) => {
     const init = median(loaded) - median(bare);
     const lines = [
       `Cold init of dist/runner-dispatcher/handler.mjs (${kb(statSync(DISPATCHER_BUNDLE).size)}; ` +
-        `${kb(chunkBytes())} more in chunks/, imported on the first launch), ` +
+        `${kb(chunkBytes())} more in handler.chunks/, imported on the first launch), ` +
         `config + App key read included, median of ${runs} fresh ${process.version} processes`,
       `  bare node ${fmt(median(bare))}  with bundle ${fmt(median(loaded))}  init +${fmt(init)}` +
         `  (target +150 ms: ${init <= 150 ? 'met' : 'NOT met'})`,
