@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url';
  *
  * `module` before `main`: the SDK's ES modules, which esbuild can tree-shake, instead of its CommonJS
  * files, each a whole client in one function (EC2: 1 MB) evaluated in full at import. With the
- * plugins (scripts/esbuild-plugins.cjs, also serverless.yml's) the dispatcher bundle carries only the
+ * plugins (infra/esbuild-plugins.cjs, also serverless.yml's) the dispatcher bundle carries only the
  * operations it calls. serverless.yml's `custom.esbuild` sets the same two options.
  */
-const plugins = createRequire(import.meta.url)('./esbuild-plugins.cjs') as Plugin[];
+const plugins = createRequire(import.meta.url)('../infra/esbuild-plugins.cjs') as Plugin[];
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 export const functionNames = (): string[] =>
