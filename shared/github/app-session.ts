@@ -1,6 +1,7 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { request as octokitRequest } from '@octokit/request';
 import type { EndpointOptions, OctokitResponse, RequestInterface } from '@octokit/types';
+import { createHttpFetch } from './http-fetch.ts';
 
 /**
  * One GitHub App's way in: a request function for `apiUrl` (trusting an internal CA when given), the
@@ -38,38 +39,18 @@ export interface AppSession {
   ): Promise<RequestInterface>;
 }
 
-/**
- * undici's own fetch with an Agent that trusts `caBundle` besides the default CAs (`ca` alone would
- * replace them, bundled and NODE_EXTRA_CA_CERTS alike). undici is half a megabyte: it (and node:tls)
- * is loaded on the first GitHub call of a deployment that has a CA bundle, and never by one that has
- * none.
- */
-const fetchTrusting = (caBundle: string) => {
-  let ready: Promise<(url: string, init: object) => Promise<unknown>> | undefined;
-  return (async (url: string, init: object) => {
-    ready ??= Promise.all([import('node:tls'), import('undici')]).then(
-      ([tls, { Agent, fetch: undiciFetch }]) => {
-        const defaults = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
-        const dispatcher = new Agent({ connect: { ca: [...defaults, caBundle] } });
-        return (u: string, i: object) => undiciFetch(u, { ...i, dispatcher });
-      },
-    );
-    return (await ready)(url, init);
-  }) as unknown as typeof fetch;
-};
-
 export const createAppSession = (options: AppSessionOptions): AppSession => {
+  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
+  const ca = options.caBundle
+    ? [...process.getBuiltinModule('node:tls').getCACertificates('default'), options.caBundle]
+    : undefined;
   const request = octokitRequest.defaults({
     baseUrl: options.apiUrl.replace(/\/$/, ''),
     headers: { 'user-agent': 'ghes-control-plane' },
-    ...(options.caBundle || options.requestHook
-      ? {
-          request: {
-            ...(options.requestHook ? { hook: options.requestHook } : {}),
-            ...(options.caBundle ? { fetch: fetchTrusting(options.caBundle) } : {}),
-          },
-        }
-      : {}),
+    request: {
+      ...(options.requestHook ? { hook: options.requestHook } : {}),
+      fetch: createHttpFetch(ca ? { ca } : {}),
+    },
   });
   const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
   const installations = new Map<string, number>();
