@@ -54,8 +54,8 @@ export const createDispatcherWiring = async (
    * Providers per account: the home one, and one per pool `roleArn`, built on first use. Their SDK
    * clients (EC2, SSM, CodeBuild) were most of what a cold start evaluated, so their module is
    * imported with the account's first launch or check instead: a container pays for them only once
-   * it has a job to launch, and never for an account no job goes to. (esbuild keeps the module in
-   * the one-file bundle, wrapped so that it is evaluated only when imported.)
+   * it has a job to launch, and never for an account no job goes to. (The build puts the module in
+   * chunk files of its own, read only then: scripts/build.ts.)
    */
   const providersByRole = new Map<string, RunnerProviders>();
   const providers = (roleArn?: string): RunnerProviders => {

@@ -39,11 +39,17 @@ export interface AppSession {
   ): Promise<RequestInterface>;
 }
 
+/**
+ * `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the
+ * bundle. node:tls is taken here, not imported: only a GHES with its own CA needs it at start.
+ */
+const withDefaultCas = (caBundle: string): string[] => {
+  const tls = process.getBuiltinModule('node:tls');
+  return [...(tls.getCACertificates?.('default') ?? tls.rootCertificates), caBundle]; // getCACertificates: Node 22.15+
+};
+
 export const createAppSession = (options: AppSessionOptions): AppSession => {
-  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
-  const ca = options.caBundle
-    ? [...process.getBuiltinModule('node:tls').getCACertificates('default'), options.caBundle]
-    : undefined;
+  const ca = options.caBundle ? withDefaultCas(options.caBundle) : undefined;
   const request = octokitRequest.defaults({
     baseUrl: options.apiUrl.replace(/\/$/, ''),
     headers: { 'user-agent': 'ghes-control-plane' },
