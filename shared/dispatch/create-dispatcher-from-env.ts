@@ -1,5 +1,4 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { accountOfRole, createAwsClients } from '../aws/clients.ts';
 import { createEventBridgeAlertSink } from '../alerts/alert-sink.ts';
 import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { configWarnings, parseDeploymentConfig, type DeploymentConfig } from '../config/deployment-config.ts';
@@ -8,9 +7,7 @@ import type { RequestHook } from '../github/app-session.ts';
 import { createGithubApp, type GithubAppOptions } from '../github/github-app.ts';
 import { ConfigError } from '../http/errors.ts';
 import { createDynamoDispatchRecords } from '../ledger/dispatch-records.ts';
-import { createCodeBuildProvider } from '../providers/codebuild-provider.ts';
-import { createEc2WakeProvider } from '../providers/ec2-wake-provider.ts';
-import { createSsmCredentialsStore } from '../providers/runner-credentials-store.ts';
+import type { AccountProviders } from '../providers/account-providers.ts';
 import { createRouter, type Router } from '../routing/route-job.ts';
 import { createDynamoPendingJobs } from '../ledger/pending-jobs.ts';
 import { createDispatcher, type Dispatcher, type RunnerProviders } from './dispatch-job.ts';
@@ -53,32 +50,27 @@ export const createDispatcherWiring = async (
   };
   const dynamo = createJsonClient(dynamoDbSpec, env.aws);
   const leases = createDynamoLeases(dynamo, env.leasesTable);
-  /** Providers per account: the home one, and one per pool `roleArn`, built on first use. */
+  /**
+   * Providers per account: the home one, and one per pool `roleArn`, built on first use. Their SDK
+   * clients (EC2, SSM, CodeBuild) were most of what a cold start evaluated, so their module is
+   * imported with the account's first launch or check instead: a container pays for them only once
+   * it has a job to launch, and never for an account no job goes to. (The build puts the module in
+   * chunk files of its own, read only then: scripts/build.ts.)
+   */
   const providersByRole = new Map<string, RunnerProviders>();
   const providers = (roleArn?: string): RunnerProviders => {
     const key = roleArn ?? '';
     let found = providersByRole.get(key);
     if (!found) {
-      const aws = createAwsClients(env.aws, roleArn);
-      const credentials = createSsmCredentialsStore(aws.ssm);
-      const instanceArnPrefix = roleArn
-        ? `arn:${accountOfRole(roleArn).partition}:ec2:${env.aws.region}:${accountOfRole(roleArn).account}:instance/`
-        : env.runnerInstanceArnPrefix;
-      found = {
-        credentials,
-        codebuild: createCodeBuildProvider({
-          codebuild: aws.codebuild,
-          credentials,
-          parameterPrefix: env.runnerParameterPrefix,
-        }),
-        ec2Wake: createEc2WakeProvider({
-          ec2: aws.ec2,
-          credentials,
+      found = onFirstUse(async () =>
+        (await import('../providers/account-providers.ts')).createAccountProviders({
+          connection: env.aws,
+          ...(roleArn ? { roleArn } : {}),
           leases,
           parameterPrefix: env.runnerParameterPrefix,
-          instanceArn: (instanceId) => `${instanceArnPrefix}${instanceId}`,
+          homeInstanceArnPrefix: env.runnerInstanceArnPrefix,
         }),
-      };
+      );
       providersByRole.set(key, found);
     }
     return found;
@@ -121,4 +113,26 @@ export const createDispatcherWiring = async (
     ? withDispatchMetrics(dispatcher, config.pools, options.metrics, logger)
     : dispatcher;
   return { dispatcher: counted, config, router, github };
+};
+
+/** Providers whose every call first awaits `load` (once; a failed load is tried again next call). */
+const onFirstUse = (load: () => Promise<AccountProviders>): RunnerProviders => {
+  let loading: Promise<AccountProviders> | undefined;
+  const loaded = () =>
+    (loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    }));
+  return {
+    codebuild: {
+      launch: async (request, target) => (await loaded()).codebuild.launch(request, target),
+      isAlive: async (buildId) => (await loaded()).codebuild.isAlive(buildId),
+      adopt: async (jobKey, target) => (await loaded()).codebuild.adopt?.(jobKey, target),
+    },
+    ec2Wake: {
+      launch: async (request, target) => (await loaded()).ec2Wake.launch(request, target),
+      isAlive: async (instanceId) => (await loaded()).ec2Wake.isAlive(instanceId),
+    },
+    credentials: { remove: async (name) => (await loaded()).credentials.remove(name) },
+  };
 };

@@ -1,8 +1,7 @@
-import tls from 'node:tls';
 import { createAppAuth } from '@octokit/auth-app';
 import { request as octokitRequest } from '@octokit/request';
 import type { EndpointOptions, OctokitResponse, RequestInterface } from '@octokit/types';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { createHttpFetch } from './http-fetch.ts';
 
 /**
  * One GitHub App's way in: a request function for `apiUrl` (trusting an internal CA when given), the
@@ -40,29 +39,24 @@ export interface AppSession {
   ): Promise<RequestInterface>;
 }
 
+/**
+ * `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the
+ * bundle. node:tls is taken here, not imported: only a GHES with its own CA needs it at start.
+ */
+const withDefaultCas = (caBundle: string): string[] => {
+  const tls = process.getBuiltinModule('node:tls');
+  return [...(tls.getCACertificates?.('default') ?? tls.rootCertificates), caBundle]; // getCACertificates: Node 22.15+
+};
+
 export const createAppSession = (options: AppSessionOptions): AppSession => {
-  // `ca` alone replaces the default CAs (bundled and NODE_EXTRA_CA_CERTS): keep them and add the bundle.
-  const defaultCas = tls.getCACertificates?.('default') ?? tls.rootCertificates; // getCACertificates: Node 22.15+
-  const dispatcher = options.caBundle
-    ? new Agent({ connect: { ca: [...defaultCas, options.caBundle] } })
-    : undefined;
+  const ca = options.caBundle ? withDefaultCas(options.caBundle) : undefined;
   const request = octokitRequest.defaults({
     baseUrl: options.apiUrl.replace(/\/$/, ''),
     headers: { 'user-agent': 'ghes-control-plane' },
-    ...(dispatcher || options.requestHook
-      ? {
-          request: {
-            ...(options.requestHook ? { hook: options.requestHook } : {}),
-            // undici's own fetch, so the Agent that trusts the extra CA is the one the request uses.
-            ...(dispatcher
-              ? {
-                  fetch: ((url: string, init: object) =>
-                    undiciFetch(url, { ...init, dispatcher })) as unknown as typeof fetch,
-                }
-              : {}),
-          },
-        }
-      : {}),
+    request: {
+      ...(options.requestHook ? { hook: options.requestHook } : {}),
+      fetch: createHttpFetch(ca ? { ca } : {}),
+    },
   });
   const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
   const installations = new Map<string, number>();

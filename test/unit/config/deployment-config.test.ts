@@ -54,6 +54,29 @@ describe('deployment config', () => {
     expect(problemsOf('region: [unclosed')).toContain('deploy.yaml: not valid YAML');
   });
 
+  it('reads the JSON the Lambdas get (DEPLOYMENT_CONFIG) as it reads the same YAML', () => {
+    const yaml = parseDeploymentConfig(
+      `${base}pools:${pool('    fallback: b')}
+  - name: b
+    provider: codebuild
+    labels: [x]
+    maxConcurrent: 1
+    codebuild: { project: p }`,
+      'deploy.yaml',
+    );
+    const json = parseDeploymentConfig(JSON.stringify(yaml, null, 2), 'DEPLOYMENT_CONFIG');
+    expect(json).toEqual(yaml);
+  });
+
+  it('reads a YAML flow mapping that is not JSON, and names what is wrong in JSON-looking text', () => {
+    const flow = `{ region: eu-west-1, github: { apiUrl: 'https://ghes.example.com/api/v3', appId: 1, privateKeySecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:key', webhookSecretArn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:hook' }, pools: [] }`;
+    expect(parseDeploymentConfig(flow, 'deploy.yaml').region).toBe('eu-west-1');
+    expect(problemsOf('{ "region": [unclosed')).toContain('deploy.yaml: not valid YAML');
+    expect(problemsOf('{ "region": "Europe", "pools": [] }')).toContain(
+      'region: expected an AWS region such as eu-west-1',
+    );
+  });
+
   it('accepts a label scheme with allow-lists and refuses sizes AWS does not have', () => {
     const scheme = (allow: string) =>
       `${base}pools:${pool('')}`.replace(
