@@ -182,6 +182,8 @@ export const createControlTasks = (deps: ControlDeps) => {
       const record = await progress.get(execution);
       if (!record) throw new Error(`no progress record for ${execution}: AcquireLock never started`);
       const error = describeCaught(state.error);
+      // Decided on the record as the run left it: a step still running (promote) is what matters.
+      const outcome = decideOutcome(state, record, deps.operations);
       for (const id of runningSteps(record)) {
         const detail =
           id === 'approval' && state.stop?.reason === 'approval-timeout'
@@ -189,7 +191,6 @@ export const createControlTasks = (deps: ControlDeps) => {
             : error || 'interrupted';
         await progress.step(execution, id, 'failed', detail);
       }
-      const outcome = decideOutcome(state, (await progress.get(execution))!, deps.operations);
       await progress.finish(execution, outcome);
       if (outcome.kind === 'needs-operator') {
         const detail = [outcome.summary, ...outcome.nextSteps.map((s, i) => `${i + 1}. ${s}`)].join('\n');
