@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SlackClient } from '../slack/slack-client.ts';
 import { SlackApiError } from '../slack/slack-errors.ts';
 import type { AuditLog } from './audit-log.ts';
@@ -45,10 +46,7 @@ export interface ProgressDeps {
   readonly store: ProgressStore;
   readonly slack: SlackClient;
   readonly audit: AuditLog;
-  readonly logger: {
-    warn(message: string, extra?: object): void;
-    error(message: string, extra?: object): void;
-  };
+  readonly logger: Pick<Logger, 'warn' | 'error'>;
   readonly now?: () => Date;
 }
 
