@@ -130,7 +130,7 @@ export const createFailoverProgress = (deps: ProgressDeps): FailoverProgress => 
         await audit(
           after,
           'step',
-          `${labelOf(id)}: ${status} in ${formatDuration(stepSeconds(ended, now()))}${detail ? ` (${detail})` : ''}`,
+          `${labelOf(id)}: ${status} in ${formatDuration(stepSeconds(ended, now()))}${ended.detail ? ` (${ended.detail})` : ''}`,
         );
       return show(after, false);
     },

@@ -27,7 +27,9 @@ describe('the failover state machine', () => {
   const click =
     (decision: 'approve' | 'abort', by = 'U0OPS0002') =>
     async (approvalId: string) => {
-      const button = buttonsShown(h.slack.calls).filter((b) => b.action_id === decision).at(-1)!;
+      const button = buttonsShown(h.slack.calls)
+        .filter((b) => b.action_id === decision)
+        .at(-1)!;
       expect(button.value).toBe(approvalId);
       return { decision, by };
     };
