@@ -84,7 +84,7 @@ export const createFailoverTasksFromEnv = (
           operations,
           appliances: appliancesFor(env, operations.failover.promoteTimeoutMinutes, secrets),
           topology,
-          dns: createRoute53Records(env.aws),
+          dns: createRoute53Records(createAwsClients(env.aws).route53),
           progress,
         }),
       );
@@ -100,7 +100,11 @@ export const createFailoverTasksFromEnv = (
     case 'dns':
       return routeFailoverTasks(
         name,
-        createDnsTasks({ operations, dns: createRoute53Records(env.aws), progress }),
+        createDnsTasks({
+          operations,
+          dns: createRoute53Records(createAwsClients(env.aws).route53),
+          progress,
+        }),
       );
   }
 };

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import { XMLParser } from 'fast-xml-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRoute53Records } from '../../../shared/operations/route53-records.ts';
@@ -15,7 +16,7 @@ interface Seen {
 const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
 const NS = 'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"';
 
-describe('Route53 records over REST-XML', () => {
+describe('Route53 records through the SDK client', () => {
   let server: Server;
   let seen: Seen[];
   let answer: (req: Seen) => { status: number; body: string };
@@ -37,11 +38,13 @@ describe('Route53 records over REST-XML', () => {
       res.writeHead(status, { 'content-type': 'text/xml' }).end(out);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    records = createRoute53Records({
-      region: 'eu-west-1',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
-    });
+    records = createRoute53Records(
+      new Route53Client({
+        region: 'us-east-1',
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      }),
+    );
   });
   afterEach(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -58,7 +61,7 @@ describe('Route53 records over REST-XML', () => {
     expect(record).toEqual({ name: 'ghes.example.internal.', type: 'A', ttl: 60, values: ['10.0.1.10'] });
     expect(seen[0]).toMatchObject({
       method: 'GET',
-      url: '/2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?name=ghes.example.internal.&type=A&maxitems=1',
+      url: '/2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset?maxitems=1&name=ghes.example.internal.&type=A',
     });
     expect(seen[0]!.authorization).toMatch(/Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/route53\/aws4_request/);
   });
@@ -97,7 +100,7 @@ describe('Route53 records over REST-XML', () => {
       comment: 'failover <a> & <b>',
     });
     expect(change).toEqual({ changeId: 'C2682N5HXP0BZ4', status: 'PENDING' });
-    expect(seen[0]!.url).toBe('/2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset/');
+    expect(seen[0]!.url).toBe('/2013-04-01/hostedzone/Z0123456789ABCDEFGHIJ/rrset');
     const sent = new XMLParser({ parseTagValue: false }).parse(seen[0]!.body);
     expect(sent.ChangeResourceRecordSetsRequest.ChangeBatch).toEqual({
       Comment: 'failover <a> & <b>',
@@ -117,7 +120,7 @@ describe('Route53 records over REST-XML', () => {
     expect(seen[1]!.url).toBe('/2013-04-01/change/C2682N5HXP0BZ4');
   });
 
-  it('retries Throttling and PriorRequestNotComplete, and names an error it cannot retry', async () => {
+  it('retries Throttling and PriorRequestNotComplete (the SDK’s standard retry), and names an error it cannot retry', async () => {
     let calls = 0;
     answer = () =>
       ++calls <= 2
@@ -139,7 +142,7 @@ describe('Route53 records over REST-XML', () => {
     answer = () => ({
       status: 400,
       body: xml(
-        `<InvalidChangeBatch ${NS}><Messages><Message>RRSet with DNS name ghes.example.internal. is not permitted in zone example.com.</Message></Messages></InvalidChangeBatch>`,
+        `<ErrorResponse ${NS}><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>RRSet with DNS name ghes.example.internal. is not permitted in zone example.com.</Message></Error></ErrorResponse>`,
       ),
     });
     const before = seen.length;
