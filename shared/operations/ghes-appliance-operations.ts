@@ -20,7 +20,11 @@ export const createGhesApplianceOperations = (deps: {
     const status = await deps.reader.replicationStatus(appliance);
     return {
       health: status.health === 'unknown' ? 'critical' : status.health,
-      promotable: status.promotable,
+      // shared/ghes's `promotable` means "in sync, safe now"; the failover's means "a replica that
+      // can be promoted at all". With the primary down, replication is critical and the failover
+      // must still go ahead; with the primary up, the replication wait after the drain decides.
+      // Replication not running means no replica (never set up, or already promoted).
+      promotable: status.health !== 'not-running',
       summary: status.summary,
     };
   },
