@@ -1,8 +1,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { S3Client } from '@aws-sdk/client-s3';
-import { Route53Client } from '@aws-sdk/client-route-53';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryStrategyV2, StandardRetryToken } from '@smithy/types';
@@ -56,10 +54,6 @@ export const createAwsClients = (connection: AwsConnection, roleArn?: string) =>
     ec2: new EC2Client({ ...options, retryStrategy: ec2RetryStrategy(options.maxAttempts) }),
     ssm: new SSMClient(options),
     codebuild: new CodeBuildClient(options),
-    // SSM Run Command output beyond its inline limits (shared/ghes). Path-style on the twin's endpoint.
-    s3: new S3Client({ ...options, forcePathStyle: connection.endpoint !== undefined }),
-    // Global: its API lives in us-east-1 whatever the stack's region (the failover's DNS switch).
-    route53: new Route53Client({ ...options, region: 'us-east-1' }),
   };
 };
 

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createEventBridgeAlertSink } from '../alerts/alert-sink.ts';
-import { createAwsClients } from '../aws/clients.ts';
+import { createOperationsAwsClients } from '../aws/operations-clients.ts';
 import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { parseDeploymentConfig } from '../config/deployment-config.ts';
 import {
@@ -84,7 +84,7 @@ export const createFailoverTasksFromEnv = (
           operations,
           appliances: appliancesFor(env, operations.failover.promoteTimeoutMinutes, secrets),
           topology,
-          dns: createRoute53Records(createAwsClients(env.aws).route53),
+          dns: createRoute53Records(createOperationsAwsClients(env.aws).route53),
           progress,
         }),
       );
@@ -102,7 +102,7 @@ export const createFailoverTasksFromEnv = (
         name,
         createDnsTasks({
           operations,
-          dns: createRoute53Records(createAwsClients(env.aws).route53),
+          dns: createRoute53Records(createOperationsAwsClients(env.aws).route53),
           progress,
         }),
       );
@@ -114,7 +114,7 @@ const appliancesFor = (
   promoteTimeoutMinutes: number,
   secrets: ReturnType<typeof createJsonClient>,
 ) => {
-  const aws = createAwsClients(env.aws);
+  const aws = createOperationsAwsClients(env.aws);
   const commands = createApplianceCommands({
     ssm: aws.ssm,
     s3: aws.s3,
