@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -304,6 +304,22 @@ describe('serverless package', () => {
           ),
           stem,
         ).toBe(true);
+    },
+  );
+
+  // cfn-lint is a Python tool, not an npm package: where it is installed, the template must pass it.
+  const hasCfnLint = spawnSync('cfn-lint', ['--version']).status === 0;
+  it.skipIf(!hasCfnLint)(
+    'passes cfn-lint without errors (its warnings are serverless’s own DependsOn and constant conditions)',
+    { timeout: 240_000 },
+    () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'ghes-cp-lint-')), 'template.json');
+      writeFileSync(file, JSON.stringify({ ...(packaged ??= template()) }));
+      const run = spawnSync('cfn-lint', ['--format', 'parseable', file], { encoding: 'utf8' });
+      const errors = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /:E\d{4}:/.test(line));
+      expect(errors).toEqual([]);
+      // 0: clean; 4: warnings only; 2 and others: errors or a failed run.
+      expect([0, 4]).toContain(run.status);
     },
   );
 
