@@ -11,4 +11,6 @@ const intake = createIntakeFromEnv(logger); // once per container
 const receive = async (event: APIGatewayProxyEventV2) =>
   toApiGatewayResult(await intake.receive(fromApiGatewayV2(event)));
 
-export const handler = middy(receive).use(injectLambdaContext(logger, { resetKeys: true }));
+// No early-timeout race: GitHub's 10 s limit is the Lambda's own timeout, and the race costs a timer
+// and two promises on every request.
+export const handler = middy(receive, { timeoutEarlyInMillis: 0 }).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { AwsClient } from 'aws4fetch';
+import { send, TransportError } from './http-transport.ts';
+import { signRequest } from './sigv4.ts';
 
 /**
  * A small client for AWS's JSON protocols (DynamoDB, EventBridge, Secrets Manager).
  *
  * Why not SDK v3 here: on the webhook path the SDK's DynamoDB + EventBridge clients cost +93 ms of
- * cold start and 613 KB bundled (measured 2026-11-23, see README "Bundles"); aws4fetch signs SigV4 in
- * 34 KB. The wire format is the same JSON the SDK sends, so inputs and outputs keep the SDK's shapes.
+ * cold start and 613 KB bundled (measured 2026-11-23, see README "Bundles"). The wire format is the
+ * same JSON the SDK sends, so inputs and outputs keep the SDK's shapes.
+ *
+ * Why our own SigV4 (shared/aws/sigv4.ts) over our own keep-alive HTTP/1.1 transport
+ * (shared/aws/http-transport.ts) rather than `fetch` or `node:http`: signing synchronously with
+ * `node:crypto` costs a fraction of WebCrypto's, and one socket write per call about half the CPU of
+ * `node:http`'s ClientRequest/IncomingMessage machinery, and a fifth of undici's `fetch` (measured in
+ * `npm run bench`, "bare signed call", and test/bench/http-transport-cpu.ts).
  */
 export interface AwsCredentials {
   readonly accessKeyId: string;
@@ -52,10 +59,26 @@ const throttlingCodes = new Set([
   'RequestThrottledException',
 ]);
 
+/** A connection that failed or timed out before AWS answered; worth another try. */
+export class AwsNetworkError extends Error {
+  override readonly name = 'AwsNetworkError';
+}
+
+/** Two transactions touching the same item at once: DynamoDB cancels one, which may simply try again. */
+const isTransactionConflict = (error: AwsServiceError) => {
+  const reasons = (error.body.CancellationReasons ?? []) as { Code?: string }[];
+  return (
+    error.name === 'TransactionConflictException' ||
+    (error.name === 'TransactionCanceledException' &&
+      reasons.some((reason) => reason.Code === 'TransactionConflict') &&
+      !reasons.some((reason) => reason.Code === 'ConditionalCheckFailed'))
+  );
+};
+
 const isRetryable = (error: unknown): boolean =>
   error instanceof AwsServiceError
-    ? throttlingCodes.has(error.name) || error.httpStatus >= 500
-    : error instanceof TypeError; // fetch's network failure
+    ? throttlingCodes.has(error.name) || error.httpStatus >= 500 || isTransactionConflict(error)
+    : error instanceof AwsNetworkError;
 
 /**
  * A DynamoDB write refused by its condition: `ConditionalCheckFailedException` for one item, or a
@@ -73,34 +96,68 @@ export const isConditionFailure = (error: unknown): boolean =>
 const MAX_ATTEMPTS = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const createJsonClient = (spec: JsonServiceSpec, connection: AwsConnection): JsonCall => {
-  const signer = new AwsClient({
-    ...connection.credentials,
-    service: spec.signingName,
-    region: connection.region,
-    retries: 0, // we retry ourselves: aws4fetch would not retry a 400 throttling answer
-  });
-  const url = connection.endpoint ?? `https://${spec.signingName}.${connection.region}.amazonaws.com/`;
+/** Lambda's webhook timeout is 10 s: a call that hangs longer than this is given up and retried. */
+const CALL_TIMEOUT_MS = 3_000;
+
+export interface JsonClientOptions {
+  /** Per try, from sending to the last byte of the answer. @default 3000 */
+  readonly timeoutMs?: number;
+}
+
+export const createJsonClient = (
+  spec: JsonServiceSpec,
+  connection: AwsConnection,
+  options: JsonClientOptions = {},
+): JsonCall => {
+  const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
+  const url = new URL(
+    connection.endpoint ?? `https://${spec.signingName}.${connection.region}.amazonaws.com/`,
+  );
   const contentType = `application/x-amz-json-${spec.jsonVersion}`;
+  const host = url.host;
+  const scope = { region: connection.region, service: spec.signingName };
 
   const once = async <T>(operation: string, body: string): Promise<T> => {
-    const response = await signer.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': contentType, 'x-amz-target': `${spec.targetPrefix}.${operation}` },
-      body,
-    });
-    const text = await response.text();
-    const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (response.ok) return parsed as T;
+    const headers = signRequest(
+      {
+        method: 'POST',
+        path: url.pathname,
+        headers: {
+          host,
+          'content-type': contentType,
+          'content-length': String(Buffer.byteLength(body)),
+          'x-amz-target': `${spec.targetPrefix}.${operation}`,
+        },
+        body,
+      },
+      connection.credentials,
+      scope,
+    );
+    let answer;
+    try {
+      answer = await send(url, headers, body, timeoutMs);
+    } catch (error) {
+      if (error instanceof TransportError) throw new AwsNetworkError(error.message, { cause: error });
+      throw error;
+    }
+    const ok = answer.status >= 200 && answer.status < 300;
+    let parsed: Record<string, unknown> = {};
+    try {
+      if (answer.text) parsed = JSON.parse(answer.text) as Record<string, unknown>;
+    } catch {
+      // A proxy's or load balancer's HTML error page: the status says what happened.
+      if (ok) throw new AwsServiceError('InvalidResponse', `${operation}: answer is not JSON`, answer.status);
+    }
+    if (ok) return parsed as T;
     // `__type` is `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` or the bare code.
-    const code = String(parsed.__type ?? response.headers.get('x-amzn-errortype') ?? 'UnknownError')
+    const code = String(parsed.__type ?? answer.headers['x-amzn-errortype'] ?? 'UnknownError')
       .split('#')
       .pop()!
       .split(':')[0]!;
     const message = String(
-      parsed.message ?? parsed.Message ?? `${operation} failed with HTTP ${response.status}`,
+      parsed.message ?? parsed.Message ?? `${operation} failed with HTTP ${answer.status}`,
     );
-    throw new AwsServiceError(code, message, response.status, parsed);
+    throw new AwsServiceError(code, message, answer.status, parsed);
   };
 
   return async <T>(operation: string, input: object): Promise<T> => {

@@ -243,3 +243,52 @@ export const readFailoverTaskEnv = (fn: FailoverTaskFunction, env: Env = process
     ...(v.COMMAND_OUTPUT_BUCKET ? { commandOutputBucket: v.COMMAND_OUTPUT_BUCKET } : {}),
   };
 };
+
+export interface SlackIngressEnv {
+  readonly aws: AwsConnection;
+  /**
+   * Secrets Manager secret holding the Slack app's signing secret. Required: without it no request
+   * can be verified, so the function refuses to start rather than answer anything.
+   */
+  readonly signingSecretArn: string;
+  /** Locks, approvals and the topology record (OperationsTable). */
+  readonly operationsTable: string;
+  /** Who asked for what and how it ended (AuditTable). */
+  readonly auditTable: string;
+  /** The deployment config (YAML or JSON text): `operations`, `slack.apiUrl`. */
+  readonly deploymentConfig: string;
+}
+
+const readSlackIngress = (env: Env, extra: readonly string[]) => {
+  const v = required(env, [
+    'SLACK_SIGNING_SECRET_ARN',
+    'OPERATIONS_TABLE',
+    'AUDIT_TABLE',
+    'DEPLOYMENT_CONFIG',
+    ...extra,
+  ]);
+  return {
+    v,
+    common: {
+      aws: readAwsConnection(env),
+      signingSecretArn: v.SLACK_SIGNING_SECRET_ARN!,
+      operationsTable: v.OPERATIONS_TABLE!,
+      auditTable: v.AUDIT_TABLE!,
+      deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    },
+  };
+};
+
+export interface SlackCommandEnv extends SlackIngressEnv {
+  /** The failover state machine `/ghes failover` starts. */
+  readonly failoverStateMachineArn: string;
+}
+
+export const readSlackCommandEnv = (env: Env = process.env): SlackCommandEnv => {
+  const { v, common } = readSlackIngress(env, ['FAILOVER_STATE_MACHINE_ARN']);
+  return { ...common, failoverStateMachineArn: v.FAILOVER_STATE_MACHINE_ARN! };
+};
+
+/** Approve/Abort clicks answer a waiting task by its token: no state machine ARN needed. */
+export const readSlackInteractionEnv = (env: Env = process.env): SlackIngressEnv =>
+  readSlackIngress(env, []).common;

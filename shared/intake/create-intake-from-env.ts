@@ -2,8 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { readWebhookIntakeEnv } from '../config/runtime-env.ts';
 import { createEventBridgePublisher } from '../events/event-publisher.ts';
-import { createDynamoJobLedger } from '../ledger/job-ledger.ts';
-import { createDynamoDeliveryClaims } from './delivery-claims.ts';
+import { createDynamoDeliveryRecorder } from './delivery-recorder.ts';
 import { createWebhookIntake, type WebhookIntake } from './receive-webhook.ts';
 import { createSecretsManagerWebhookSecrets } from './webhook-secrets.ts';
 
@@ -16,8 +15,7 @@ export const createIntakeFromEnv = (logger: WebhookIntakeLogger): WebhookIntake 
       createJsonClient(secretsManagerSpec, env.aws),
       env.webhookSecretArn,
     ),
-    claims: createDynamoDeliveryClaims(dynamo, env.deliveriesTable),
-    ledger: createDynamoJobLedger(dynamo, env.jobsTable),
+    recorder: createDynamoDeliveryRecorder(dynamo, { deliveries: env.deliveriesTable, jobs: env.jobsTable }),
     publisher: createEventBridgePublisher(createJsonClient(eventBridgeSpec, env.aws), env.eventBusName),
     logger,
   });

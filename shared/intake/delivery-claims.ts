@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { isConditionFailure, type JsonCall } from '../aws/json-client.ts';
-
 /**
- * Dedupe for webhook deliveries. The delivery id and the body hash are claimed together in one
- * DynamoDB transaction, so a GitHub redelivery (same id) and a captured body replayed under a new
- * id (same hash) both find their claim taken.
+ * Dedupe for webhook deliveries. The delivery id and the body hash are claimed together, so a GitHub
+ * redelivery (same id) and a captured body replayed under a new id (same hash) both find their claim
+ * taken. The claims are written in the same transaction as the job's ledger change
+ * (shared/intake/delivery-recorder.ts): a claim exists exactly when its delivery was recorded.
  *
- * A claim is `pending` while its delivery is being handled and `done` once the event is on the
- * bus. A pending claim whose lease ran out belonged to an invocation that died mid-way (timeout,
- * crash): a redelivery may take it over, so a crash never turns into a lost job.
+ * Claims are written `done`. Rows an earlier version wrote `pending` (claimed, not yet published)
+ * whose lease ran out belonged to an invocation that died mid-way: a redelivery may still take them.
  */
 export interface DeliveryClaim {
   readonly deliveryId: string;
@@ -16,16 +13,7 @@ export interface DeliveryClaim {
   readonly owner: string;
 }
 
-export interface DeliveryClaims {
-  claim(deliveryId: string, bodyHash: string, now: Date): Promise<DeliveryClaim | 'duplicate'>;
-  complete(claim: DeliveryClaim, now: Date): Promise<void>;
-  /** Gives the claim back after a failure, so GitHub's redelivery is handled, not deduped. */
-  release(claim: DeliveryClaim): Promise<void>;
-}
-
 export interface DeliveryClaimOptions {
-  /** Longer than the webhook Lambda's timeout (10 s), so a live invocation never loses its claim. */
-  readonly leaseSeconds?: number;
   /** DynamoDB TTL: GitHub keeps deliveries for 3 days, so a redelivery cannot come later. */
   readonly retentionSeconds?: number;
 }
@@ -37,73 +25,40 @@ const keysOf = (deliveryId: string, bodyHash: string) => [
 
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
-export const createDynamoDeliveryClaims = (
-  dynamo: JsonCall,
+/** The two `Put`s of a claim, for a transaction; each fails its condition when already claimed. */
+export const claimPuts = (
   tableName: string,
+  claim: DeliveryClaim,
+  now: Date,
   options: DeliveryClaimOptions = {},
-): DeliveryClaims => {
-  const leaseSeconds = options.leaseSeconds ?? 60;
+) => {
+  const nowSeconds = epochSeconds(now);
   const retentionSeconds = options.retentionSeconds ?? 3 * 24 * 3600;
-
-  return {
-    async claim(deliveryId, bodyHash, now) {
-      const owner = randomUUID();
-      const nowSeconds = epochSeconds(now);
-      const record = (key: { pk: { S: string } }) => ({
-        Put: {
-          TableName: tableName,
-          Item: {
-            ...key,
-            deliveryId: { S: deliveryId },
-            bodyHash: { S: bodyHash },
-            claimState: { S: 'pending' },
-            claimOwner: { S: owner },
-            leaseUntil: { N: String(nowSeconds + leaseSeconds) },
-            claimedAt: { S: now.toISOString() },
-            expiresAt: { N: String(nowSeconds + retentionSeconds) },
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR (claimState = :pending AND leaseUntil < :now)',
-          ExpressionAttributeValues: { ':pending': { S: 'pending' }, ':now': { N: String(nowSeconds) } },
-        },
-      });
-      try {
-        await dynamo('TransactWriteItems', { TransactItems: keysOf(deliveryId, bodyHash).map(record) });
-        return { deliveryId, bodyHash, owner };
-      } catch (error) {
-        if (isConditionFailure(error)) return 'duplicate';
-        throw error;
-      }
+  return keysOf(claim.deliveryId, claim.bodyHash).map((key) => ({
+    Put: {
+      TableName: tableName,
+      Item: {
+        ...key,
+        deliveryId: { S: claim.deliveryId },
+        bodyHash: { S: claim.bodyHash },
+        claimState: { S: 'done' },
+        claimOwner: { S: claim.owner },
+        claimedAt: { S: now.toISOString() },
+        expiresAt: { N: String(nowSeconds + retentionSeconds) },
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR (claimState = :pending AND leaseUntil < :now)',
+      ExpressionAttributeValues: { ':pending': { S: 'pending' }, ':now': { N: String(nowSeconds) } },
     },
-
-    async complete(claim, now) {
-      await dynamo('TransactWriteItems', {
-        TransactItems: keysOf(claim.deliveryId, claim.bodyHash).map((Key) => ({
-          Update: {
-            TableName: tableName,
-            Key,
-            UpdateExpression: 'SET claimState = :done, completedAt = :at REMOVE leaseUntil',
-            ConditionExpression: 'claimOwner = :owner',
-            ExpressionAttributeValues: {
-              ':done': { S: 'done' },
-              ':at': { S: now.toISOString() },
-              ':owner': { S: claim.owner },
-            },
-          },
-        })),
-      });
-    },
-
-    async release(claim) {
-      await dynamo('TransactWriteItems', {
-        TransactItems: keysOf(claim.deliveryId, claim.bodyHash).map((Key) => ({
-          Delete: {
-            TableName: tableName,
-            Key,
-            ConditionExpression: 'claimOwner = :owner',
-            ExpressionAttributeValues: { ':owner': { S: claim.owner } },
-          },
-        })),
-      });
-    },
-  };
+  }));
 };
+
+/** The two `Delete`s that give a claim back, only while it is still this owner's. */
+export const claimDeletes = (tableName: string, claim: DeliveryClaim) =>
+  keysOf(claim.deliveryId, claim.bodyHash).map((Key) => ({
+    Delete: {
+      TableName: tableName,
+      Key,
+      ConditionExpression: 'claimOwner = :owner',
+      ExpressionAttributeValues: { ':owner': { S: claim.owner } },
+    },
+  }));

@@ -1,9 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { RejectedRequestError } from '../http/errors.ts';
 import type { JsonResponse, RawRequest } from '../http/api-gateway.ts';
-import type { JobLedger } from '../ledger/job-ledger.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
-import type { DeliveryClaims } from './delivery-claims.ts';
+import type { DeliveryRecorder } from './delivery-recorder.ts';
 import type { WebhookSecretSource } from './webhook-secrets.ts';
 import { toWorkflowJobDetail } from '../events/control-plane-events.ts';
 import { verifyGithubSignature } from './signature.ts';
@@ -18,8 +17,7 @@ export type DeliveryOutcome = 'accepted' | 'duplicate' | 'ignored';
 
 export interface WebhookIntakeDeps {
   readonly secrets: WebhookSecretSource;
-  readonly claims: DeliveryClaims;
-  readonly ledger: JobLedger;
+  readonly recorder: DeliveryRecorder;
   readonly publisher: EventPublisher;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
   readonly now?: () => Date;
@@ -84,29 +82,33 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
     // The verified HMAC-SHA256 is already a hash of the exact body: the same bytes replayed under
     // another delivery id carry the same value, and hashing the body again would double the cost.
     const bodyHash = signature!.slice('sha256='.length);
-    const receivedAt = now();
-    const claim = await deps.claims.claim(deliveryId, bodyHash, receivedAt);
-    if (claim === 'duplicate') {
+    const recorded = await deps.recorder.record(job, { deliveryId, bodyHash, receivedAt: now() });
+    if (recorded.outcome === 'duplicate') {
       logger.info('duplicate delivery: already handled');
       return answer(200, 'duplicate');
     }
-    try {
-      const { changed } = await deps.ledger.recordWebhook(job, { deliveryId, bodyHash, receivedAt });
-      if (changed) await deps.publisher.publishWorkflowJob(toWorkflowJobDetail(job, deliveryId));
-      await deps.claims.complete(claim, now());
-      logger.info(changed ? 'job recorded and published' : 'job already at or past this status', {
-        status: job.action,
-      });
-      return answer(202, 'accepted', { jobId: job.jobId, ledger: changed ? 'updated' : 'unchanged' });
-    } catch (error) {
-      // Give the claim back so a redelivery is handled instead of being taken for a duplicate.
-      await deps.claims.release(claim).catch((releaseError: unknown) =>
-        logger.error('could not release the delivery claim; it frees itself when its lease ends', {
-          error: releaseError as Error,
-        }),
-      );
-      throw error;
+    const { changed, claim } = recorded;
+    if (changed) {
+      try {
+        await deps.publisher.publishWorkflowJob(toWorkflowJobDetail(job, deliveryId));
+      } catch (error) {
+        // Give the claim back so a redelivery is handled instead of being taken for a duplicate: the
+        // ledger takes the same body again and the redelivery publishes it.
+        await deps.recorder
+          .release(claim)
+          .catch((releaseError: unknown) =>
+            logger.error(
+              'could not release the delivery claim; the reconciler acts on the job from its ledger row',
+              { error: releaseError as Error },
+            ),
+          );
+        throw error;
+      }
     }
+    logger.info(changed ? 'job recorded and published' : 'job already at or past this status', {
+      status: job.action,
+    });
+    return answer(202, 'accepted', { jobId: job.jobId, ledger: changed ? 'updated' : 'unchanged' });
   };
 
   return {

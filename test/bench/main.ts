@@ -1,14 +1,18 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { benchChaos, benchCost } from './chaos.ts';
 import { benchBurst, benchDispatcherInit, benchDispatchLatency } from './dispatch.ts';
 import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } from './webhook.ts';
+import { benchWebhookOnTheWire } from './webhook-wire.ts';
 
 /**
  * `npm run bench`: figures measured side by side in one run. Absolute times are noisy on a shared
- * 2-core machine; compare the ratios.
+ * 2-core machine; compare the ratios. `npm run bench -- --readme` also writes the output into the
+ * README between its bench markers, so the figures there are this run's, word for word.
  */
 const sections: (() => Promise<string[]> | string[])[] = [
   benchBundles,
   benchInit,
+  benchWebhookOnTheWire,
   benchHandlerVsFloor,
   benchSandboxRoundTrip,
   benchDispatcherInit,
@@ -17,7 +21,24 @@ const sections: (() => Promise<string[]> | string[])[] = [
   benchChaos,
   benchCost,
 ];
+const output: string[] = [];
 for (const section of sections) {
-  for (const line of await section()) console.log(line);
+  const lines = await section();
+  for (const line of lines) console.log(line);
   console.log();
+  output.push(...lines, '');
+}
+
+if (process.argv.includes('--readme')) {
+  const readme = new URL('../../README.md', import.meta.url);
+  const text = readFileSync(readme, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} block to write into`);
+  const stamp = `\`npm run bench\`, ${new Date().toISOString().slice(0, 10)}, ${process.version}, one run on this machine (2 cores):`;
+  const block = `${start}\n${stamp}\n\n\`\`\`text\n${output.join('\n').trimEnd()}\n\`\`\`\n`;
+  writeFileSync(readme, text.slice(0, from) + block + text.slice(to));
+  console.log('README.md figures rewritten from this run');
 }

@@ -73,12 +73,14 @@ export const benchHandlerVsFloor = async () => {
   const noop = async () => {};
   const intake = createWebhookIntake({
     secrets: { current: async () => [SECRET] },
-    claims: {
-      claim: async (deliveryId, bodyHash) => ({ deliveryId, bodyHash, owner: 'bench' }),
-      complete: noop,
+    recorder: {
+      record: async (_job, by) => ({
+        outcome: 'recorded',
+        changed: true,
+        claim: { deliveryId: by.deliveryId, bodyHash: by.bodyHash, owner: 'bench' },
+      }),
       release: noop,
     },
-    ledger: { recordWebhook: async () => ({ changed: true }) },
     publisher: { publishWorkflowJob: noop },
     logger: { info() {}, warn() {}, error() {}, appendKeys() {} },
   });

@@ -21,6 +21,11 @@ const state = async () =>
   (await fetch(`${sandbox.url}/sandbox/state`)).json() as Promise<Record<string, any>>;
 const queuedDelivery = async (jobId = ++nextJobId, options: { deliveryId?: string } = {}) =>
   signedDelivery(workflowJobPayload('queued', { id: jobId, run_id: jobId * 10 }), { secret, ...options });
+/** The intake's own AWS calls (each Lambda signs with its own key), its cached secret read aside. */
+const intakeCalls = () =>
+  sandbox.twin.endpoint.calls
+    .filter((c) => c.caller === 'twin-github-webhook' && !c.target.startsWith('secretsmanager:'))
+    .map((c) => c.target);
 const dispatchQueue = () => sandbox.twin.queues.get('DispatchQueue')!;
 const jobRow = async (id: number) => (await state()).jobs.find((j: { id: number }) => j.id === id);
 
@@ -34,15 +39,19 @@ const sideEffects = async () => ({
   jobs: (await sandbox.twin.dynamo.scan('JobsTable')).length,
   events: sandbox.twin.events.archive.length,
   sentToQueue: dispatchQueue().sent,
-  awsCalls: sandbox.twin.endpoint.calls.filter(
-    (c) => c.caller === 'twin-github-webhook' && !c.target.startsWith('secretsmanager:'),
-  ).length,
+  awsCalls: intakeCalls().length,
 });
 
 describe('POST /github/webhook', () => {
   it('records a queued job and puts it on the bus for the dispatch queue, answering 202', async () => {
     const jobId = ++nextJobId;
+    const callsBefore = intakeCalls().length;
     const response = await postDelivery(sandbox.url, await queuedDelivery(jobId));
+    // Two AWS calls: claims + ledger change in one transaction, then the event.
+    expect(intakeCalls().slice(callsBefore)).toEqual([
+      'dynamodb:TransactWriteItems',
+      'eventbridge:PutEvents',
+    ]);
     expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId } });
     expect(await jobRow(jobId)).toMatchObject({
       id: jobId,

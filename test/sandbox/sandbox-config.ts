@@ -53,8 +53,35 @@ const sandboxSchema = z.extend(deploymentConfigSchema, {
         buildStartMs: z._default(z.number().check(z.nonnegative()), 30_000),
         runnerBootMs: z._default(z.number().check(z.nonnegative()), 5_000),
         jobMs: z._default(z.number().check(z.nonnegative()), 60_000),
+        /** `ghe-repl-promote` on the replica (10–20 min on 3.x; a few minutes here). @default 180000 */
+        promoteMs: z._default(z.number().check(z.nonnegative()), 180_000),
+        /** Active connections drain to 0 over this once maintenance mode is on. @default 60000 */
+        drainMs: z._default(z.number().check(z.nonnegative()), 60_000),
+        /** A replica catching up is in sync after this. @default 120000 */
+        replicationCatchUpMs: z._default(z.number().check(z.nonnegative()), 120_000),
+        /** A Route53 change is PENDING this long, then INSYNC. @default 30000 */
+        dnsSyncMs: z._default(z.number().check(z.nonnegative()), 30_000),
       }),
-      { instanceBootMs: 20_000, buildStartMs: 30_000, runnerBootMs: 5_000, jobMs: 60_000 },
+      {
+        instanceBootMs: 20_000,
+        buildStartMs: 30_000,
+        runnerBootMs: 5_000,
+        jobMs: 60_000,
+        promoteMs: 180_000,
+        drainMs: 60_000,
+        replicationCatchUpMs: 120_000,
+        dnsSyncMs: 30_000,
+      },
+    ),
+    /** The simulated GHES appliances of `operations.appliances` (test/twin/ghes-appliances.ts). */
+    ghes: z._default(
+      z.strictObject({
+        /** Git operations in flight on the primary before maintenance mode. @default 12 */
+        activeConnections: z._default(z.number().check(z.int(), z.nonnegative()), 12),
+        /** The replica's replication at start. @default ok */
+        replication: z._default(z.enum(['ok', 'catching-up', 'critical', 'not-running']), 'ok'),
+      }),
+      { activeConnections: 12, replication: 'ok' },
     ),
   }),
 });

@@ -9,6 +9,7 @@ import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { createTwinMetrics, type TwinMetrics } from '../twin/cloudwatch-metrics.ts';
 import { FaultSpecError } from '../twin/faults.ts';
+import { ApplianceUpdateError } from '../twin/ghes-appliances.ts';
 import { verify } from '@octokit/webhooks-methods';
 import { webhookPayloadOf } from './webhook-payload.ts';
 import {
@@ -157,6 +158,20 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     faults: twin.faults,
     metrics,
   });
+  // The Slack routes of GHES operations, when the config has an `operations` section (without one
+  // the functions refuse to start, as they would on AWS).
+  const slackFunction = (name: 'slack-command' | 'slack-interaction') =>
+    loadTwinLambda({
+      name,
+      modulePath: functionPath(name),
+      env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: `twin-${name}` },
+      timeoutMs: twin.timing.webhook.timeoutMs,
+      sessions: twin.lambdaSessions,
+      faults: twin.faults,
+      metrics,
+    });
+  const slackCommand = config.operations ? await slackFunction('slack-command') : undefined;
+  const slackInteraction = config.operations ? await slackFunction('slack-interaction') : undefined;
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
   // reservedConcurrency 1 makes Lambda do.
   let reconciling = false;
@@ -271,6 +286,14 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         });
       }
     },
+    ...(slackCommand && slackInteraction
+      ? {
+          'POST /slack/commands': async (req: IncomingMessage, res: ServerResponse) =>
+            void (await invokeHttp(slackCommand, req, res)),
+          'POST /slack/interactions': async (req: IncomingMessage, res: ServerResponse) =>
+            void (await invokeHttp(slackInteraction, req, res)),
+        }
+      : {}),
     'GET /sandbox/state': async (_req, res) => sendJson(res, 200, await state()),
     // What a pool's maintenance schedule does, now: 202 with the execution's name.
     'POST /sandbox/maintenance': async (req, res) => {
@@ -307,6 +330,24 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       const { runId, jobIds } = createQueuedJobs(twin.github, request);
       sendJson(res, 201, { runId, jobIds });
     },
+    // The simulated GHES nodes: `{"name":"ghes-replica","replication":"catching-up"}` or
+    // `{"name":"ghes-primary","activeConnections":40}`; 400 naming the problem, nothing changed.
+    'POST /sandbox/appliances': async (req, res) => {
+      if (!twin.appliances) return sendJson(res, 400, { error: 'no operations.appliances in the config' });
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { error: 'body must be JSON' });
+      }
+      try {
+        const name = (body as { name?: unknown } | null)?.name;
+        sendJson(res, 200, { appliance: twin.appliances.update(String(name), body) });
+      } catch (error) {
+        if (!(error instanceof ApplianceUpdateError)) throw error;
+        sendJson(res, 400, { error: error.message });
+      }
+    },
     'DELETE /sandbox/faults': async (_req, res) => {
       twin.faults.clear();
       sendJson(res, 200, { faults: [] });
@@ -327,6 +368,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       'runner-reconciler': reconciler.stats,
       [POOL_MAINTENANCE]: poolMaintenance.stats,
       'deploy-notifier': deployNotifier.stats,
+      ...(slackCommand ? { 'slack-command': slackCommand.stats } : {}),
+      ...(slackInteraction ? { 'slack-interaction': slackInteraction.stats } : {}),
     },
     reconciler: reconcileRuns,
     metrics: metrics.summary(),

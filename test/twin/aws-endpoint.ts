@@ -6,8 +6,8 @@ import type { FaultInjector } from './faults.ts';
 /**
  * One loopback HTTP endpoint that answers AWS's own wire protocols, so the product's real clients
  * (SDK v3 and the light JSON client) talk to the twin exactly as they talk to AWS. The service is
- * read from the SigV4 credential scope, the operation from `X-Amz-Target` (JSON protocols) or the
- * `Action` form field (EC2's query protocol).
+ * read from the SigV4 credential scope, the operation from `X-Amz-Target` (JSON protocols), the
+ * `Action` form field (EC2's query protocol) or the method and path (REST-XML: Route53, S3).
  */
 export class TwinAwsError extends Error {
   constructor(
@@ -23,6 +23,9 @@ export class TwinAwsError extends Error {
 
 export interface TwinAwsRequest {
   readonly operation: string;
+  /** REST-XML: the method, path and query the operation was routed from (JSON/query: POST /). */
+  readonly method?: string;
+  readonly path?: string;
   /** Parsed JSON for JSON protocols; the flat form fields for EC2's query protocol. */
   readonly input: Record<string, unknown>;
   readonly rawBody: string;
@@ -36,13 +39,35 @@ export interface TwinAwsService {
   readonly id: string;
   /** The SigV4 signing name in the credential scope: `ec2`, `dynamodb`, `events`, `states`, … */
   readonly signingName: string;
-  /** `query`: the AWS query protocol of STS and others (form in, XML out, `<ErrorResponse>` errors). */
-  readonly protocol: 'json' | 'ec2-query' | 'query';
+  /**
+   * `query`: the AWS query protocol of STS and others (form in, XML out, `<ErrorResponse>` errors).
+   * `rest-xml`: the operation is the method and path (`route`); errors as `errorXml` shapes them.
+   */
+  readonly protocol: 'json' | 'ec2-query' | 'query' | 'rest-xml';
   /** Operation → error codes it can answer with (and their HTTP status), for fault validation. */
   readonly operations: Readonly<Record<string, Readonly<Record<string, number>>>>;
-  /** JSON protocols return the output object; EC2 returns the XML body. */
-  handle(request: TwinAwsRequest): Promise<Record<string, unknown> | string>;
+  /** REST-XML: the operation a request is, and its input (path labels, query, body), if any. */
+  route?(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+  ): { operation: string; input: Record<string, unknown> } | undefined;
+  /** REST-XML: the service's error body (Route53 wraps it in `<ErrorResponse>`, S3 does not). */
+  errorXml?(code: string, message: string, status: number, extra: Record<string, unknown>): string;
+  /** JSON protocols return the output object; EC2 and REST-XML return the XML body or a whole answer. */
+  handle(request: TwinAwsRequest): Promise<Record<string, unknown> | string | TwinHttpAnswer>;
 }
+
+/** A REST answer with its own status and headers (S3 GetObject: the object's bytes, ETag, …). */
+export interface TwinHttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Buffer;
+}
+
+const isHttpAnswer = (output: unknown): output is TwinHttpAnswer =>
+  typeof output === 'object' && output !== null && 'status' in output && 'body' in output;
 
 export interface AwsCallRecord {
   readonly target: string;
@@ -88,7 +113,7 @@ const ec2ErrorXml = (code: string, message: string) =>
   )}</Message></Error></Errors><RequestID>${randomUUID()}</RequestID></Response>`;
 
 /** The AWS query protocol's error shape (STS, IAM, SQS query), which differs from EC2's. */
-const queryErrorXml = (code: string, message: string, status: number) =>
+export const queryErrorXml = (code: string, message: string, status: number) =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${escapeXml(
     message,
   )}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
@@ -126,7 +151,12 @@ export const startTwinAwsEndpoint = async (
     }
     let operation: string;
     let input: Record<string, unknown>;
-    if (service.protocol === 'json') {
+    const url = new URL(req.url ?? '/', 'http://twin');
+    if (service.protocol === 'rest-xml') {
+      const routed = service.route?.(req.method ?? 'GET', url.pathname, url.searchParams, rawBody);
+      operation = routed?.operation ?? `${req.method} ${url.pathname}`;
+      input = routed?.input ?? {};
+    } else if (service.protocol === 'json') {
       operation =
         String(req.headers['x-amz-target'] ?? '')
           .split('.')
@@ -150,6 +180,13 @@ export const startTwinAwsEndpoint = async (
       if (service.protocol === 'json') {
         res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': code });
         res.end(JSON.stringify({ __type: code, message, ...extra }));
+      } else if (service.protocol === 'rest-xml') {
+        res.writeHead(status, { 'content-type': 'text/xml' });
+        res.end(
+          req.method === 'HEAD'
+            ? undefined
+            : (service.errorXml?.(code, message, status, extra) ?? queryErrorXml(code, message, status)),
+        );
       } else {
         res.writeHead(status, { 'content-type': 'text/xml' });
         res.end(
@@ -168,13 +205,24 @@ export const startTwinAwsEndpoint = async (
       return;
     }
     try {
-      const output = await service.handle({ operation, input, rawBody, headers: req.headers, caller });
+      const output = await service.handle({
+        operation,
+        input,
+        rawBody,
+        headers: req.headers,
+        caller,
+        method: req.method ?? 'POST',
+        path: url.pathname,
+      });
       if (injected) {
         answerError(injected.code, injected.message, injected.httpStatus); // done, but the answer is lost
         return;
       }
       calls.push({ target, caller, at: Date.now(), ...(tables ? { tables } : {}) });
-      if (typeof output === 'string') {
+      if (isHttpAnswer(output)) {
+        res.writeHead(output.status, output.headers);
+        res.end(req.method === 'HEAD' ? undefined : output.body);
+      } else if (typeof output === 'string') {
         res.writeHead(200, { 'content-type': 'text/xml' });
         res.end(output);
       } else {

@@ -10,7 +10,10 @@ export interface FaultSpec {
   /** An AWS error code the service really answers with, e.g. `InsufficientInstanceCapacity`. */
   readonly error: string;
   readonly message?: string;
-  /** Fail the next N calls. */
+  /**
+   * Fail the next N calls. With none of count, probability and ratePerSecond, every matching call
+   * fails until the faults are cleared (an appliance that stays down, a command that keeps failing).
+   */
   readonly count?: number;
   /** Fail each call with this probability (0–1]. */
   readonly probability?: number;
@@ -106,7 +109,7 @@ export class FaultInjector {
   arm(body: unknown): ArmedFault {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new FaultSpecError(
-        'body must be a JSON object {"target","error",("count"|"probability"|"ratePerSecond")}',
+        'body must be a JSON object {"target","error",("count"|"probability"|"ratePerSecond")?}',
       );
     }
     const spec = body as Record<string, unknown>;
@@ -153,14 +156,15 @@ export class FaultInjector {
     const modes = (['count', 'probability', 'ratePerSecond'] as const).filter(
       (key) => spec[key] !== undefined,
     );
-    if (modes.length !== 1) throw new FaultSpecError('give exactly one of count, probability, ratePerSecond');
-    const mode = modes[0]!;
-    const value = spec[mode];
+    if (modes.length > 1) throw new FaultSpecError('give at most one of count, probability, ratePerSecond');
+    const mode = modes[0];
+    const value = mode === undefined ? undefined : spec[mode];
     const valid =
-      typeof value === 'number' &&
-      (mode === 'probability'
-        ? value > 0 && value <= 1
-        : Number.isInteger(value) && value >= (mode === 'count' ? 1 : 0));
+      mode === undefined ||
+      (typeof value === 'number' &&
+        (mode === 'probability'
+          ? value > 0 && value <= 1
+          : Number.isInteger(value) && value >= (mode === 'count' ? 1 : 0)));
     if (!valid) {
       throw new FaultSpecError(
         mode === 'probability'
@@ -177,7 +181,7 @@ export class FaultInjector {
       target,
       error,
       ...(typeof spec.message === 'string' ? { message: spec.message } : {}),
-      [mode]: value,
+      ...(mode === undefined ? {} : { [mode]: value }),
       ...(mode === 'count' ? { remaining: value as number } : {}),
       ...(typeof spec.after === 'number' ? { after: spec.after, skipped: 0 } : {}),
       ...(spec.afterEffect === true ? { afterEffect: true } : {}),
@@ -227,14 +231,15 @@ export class FaultInjector {
   #fires(fault: ArmedFault): boolean {
     if (fault.remaining !== undefined) return fault.remaining > 0;
     if (fault.probability !== undefined) return this.random() < fault.probability;
+    if (fault.ratePerSecond === undefined) return true; // held until cleared
     const second = Math.floor(Date.now() / 1000);
     const window = this.#windows.get(fault.id);
     if (!window || window.second !== second) {
       this.#windows.set(fault.id, { second, used: 1 });
-      return fault.ratePerSecond! < 1;
+      return fault.ratePerSecond < 1;
     }
     window.used++;
-    return window.used > fault.ratePerSecond!;
+    return window.used > fault.ratePerSecond;
   }
 
   clear(): void {

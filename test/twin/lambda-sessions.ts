@@ -49,6 +49,9 @@ export const createLambdaSessions = (): LambdaSessions => {
         id: service.id,
         signingName: service.signingName,
         protocol: service.protocol,
+        // REST-XML services route by path and shape their own errors.
+        ...(service.route ? { route: service.route.bind(service) } : {}),
+        ...(service.errorXml ? { errorXml: service.errorXml.bind(service) } : {}),
         get operations() {
           return service.operations;
         },

@@ -8,7 +8,11 @@ import { TwinAwsError, type TwinAwsService } from './aws-endpoint.ts';
  * DescribeInstanceInformation, answered by simulated hosts (a runner instance here; GHES appliances
  * later). Documents are the real files in infra/: parameters are checked against their
  * `allowedPattern` as SSM does before anything runs. A host whose agent is offline (instance stopped
- * or still booting) makes SendCommand fail with InvalidInstanceId, as SSM does.
+ * or still booting) makes SendCommand fail with InvalidInstanceId, as SSM does. With
+ * `OutputS3BucketName`, the agent's upload is simulated: the whole stdout (and stderr, when there is
+ * any) lands at `<prefix>/<commandId>/<instanceId>/<plugin>/<step>/stdout|stderr`, e.g.
+ * `…/i-0a1b…/awsrunShellScript/ghesCommand/stdout`, and GetCommandInvocation gives its URL. A document
+ * with an `executionTimeout` parameter stops a command running longer than that (scaled): TimedOut.
  */
 export interface CommandResult {
   readonly exitCode: number;
@@ -26,20 +30,36 @@ export interface CommandHost {
 export interface SsmDocument {
   readonly name: string;
   readonly parameters: Readonly<Record<string, { allowedPattern?: string; default?: string }>>;
+  /** The first step's name and plugin folder (`aws:runShellScript` → `awsrunShellScript`): S3 key parts. */
+  readonly stepName?: string;
+  readonly pluginFolder?: string;
 }
 
 /** An SSM document file (schemaVersion 2.2 YAML) under the name it is deployed as. */
 export const loadSsmDocument = (name: string, path: URL): SsmDocument => {
-  const content = parse(readFileSync(path, 'utf8')) as { parameters?: SsmDocument['parameters'] };
-  return { name, parameters: content.parameters ?? {} };
+  const content = parse(readFileSync(path, 'utf8')) as {
+    parameters?: SsmDocument['parameters'];
+    mainSteps?: { name?: string; action?: string }[];
+  };
+  const step = content.mainSteps?.[0];
+  return {
+    name,
+    parameters: content.parameters ?? {},
+    ...(step?.name ? { stepName: step.name } : {}),
+    ...(step?.action ? { pluginFolder: step.action.replace(':', '') } : {}),
+  };
 };
 
 interface Invocation {
   readonly commandId: string;
   readonly instanceId: string;
   readonly document: string;
+  readonly stepName: string;
   readonly requestedAt: Date;
+  readonly output?: { bucket: string; prefix: string };
   status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+  statusDetails?: string;
+  endedAt?: Date;
   result?: CommandResult;
 }
 
@@ -61,6 +81,11 @@ export const createSsmCommandsTwin = (options: {
   hostOf: (instanceId: string) => CommandHost | undefined;
   /** Instances SSM knows (managed instances), for DescribeInstanceInformation. */
   instanceIds: () => readonly string[];
+  /** Where `OutputS3BucketName` output goes; without it, the option is accepted and nothing is written. */
+  s3?: { put(bucket: string, key: string, body: string): void };
+  region?: string;
+  /** Scales a document's `executionTimeout`; without it commands are never stopped. */
+  timeScale?: number;
 }): SsmCommandsTwin => {
   const documents = new Map(options.documents.map((d) => [d.name, d]));
   const invocations: Invocation[] = [];
@@ -86,17 +111,38 @@ export const createSsmCommandsTwin = (options: {
     );
   };
 
+  const keyOf = (i: Invocation, stream: 'stdout' | 'stderr') =>
+    [i.output?.prefix, i.commandId, i.instanceId, 'awsrunShellScript', i.stepName, stream]
+      .filter(Boolean)
+      .join('/');
+  const urlOf = (i: Invocation, stream: 'stdout' | 'stderr') =>
+    i.output && i.endedAt && (stream === 'stdout' || i.result?.stderr)
+      ? `https://s3.${options.region ?? 'us-east-1'}.amazonaws.com/${i.output.bucket}/${keyOf(i, stream)}`
+      : '';
+
   const view = (i: Invocation) => ({
     CommandId: i.commandId,
     InstanceId: i.instanceId,
     DocumentName: i.document,
+    PluginName: i.stepName,
     Status: i.status,
-    StatusDetails: i.status,
+    StatusDetails: i.statusDetails ?? i.status,
     ResponseCode: i.result?.exitCode ?? -1,
     RequestedDateTime: i.requestedAt.getTime() / 1000,
+    ExecutionStartDateTime: i.requestedAt.toISOString(),
+    ExecutionEndDateTime: i.endedAt?.toISOString() ?? '',
     StandardOutputContent: inline(i.result?.stdout ?? '', 24_000),
     StandardErrorContent: inline(i.result?.stderr ?? '', 8_000),
+    StandardOutputUrl: urlOf(i, 'stdout'),
+    StandardErrorUrl: urlOf(i, 'stderr'),
   });
+
+  /** The agent uploads the whole streams once the plugin is done (SSM keeps only the head inline). */
+  const upload = (i: Invocation) => {
+    if (!i.output || !options.s3 || !i.result) return;
+    options.s3.put(i.output.bucket, keyOf(i, 'stdout'), i.result.stdout);
+    if (i.result.stderr) options.s3.put(i.output.bucket, keyOf(i, 'stderr'), i.result.stderr);
+  };
 
   return {
     id: 'ssm',
@@ -127,23 +173,50 @@ export const createSsmCommandsTwin = (options: {
               `Instances [${offline.join(', ')}] not in a valid state for account`,
             );
           const commandId = randomUUID();
+          const bucket = typeof input.OutputS3BucketName === 'string' ? input.OutputS3BucketName : undefined;
+          const output = bucket
+            ? { bucket, prefix: String(input.OutputS3KeyPrefix ?? '').replace(/\/+$/, '') }
+            : undefined;
+          const timeoutSeconds = Number(parameters.executionTimeout);
           for (const [instanceId, host] of hosts) {
             const invocation: Invocation = {
               commandId,
               instanceId,
               document: document.name,
+              stepName: document.stepName ?? 'aws:runShellScript',
               requestedAt: new Date(),
+              ...(output ? { output } : {}),
               status: 'InProgress',
             };
             invocations.push(invocation);
+            const finish = (status: Invocation['status'], result: CommandResult, details?: string) => {
+              if (invocation.endedAt) return; // stopped at its timeout: what it does later is lost
+              invocation.endedAt = new Date();
+              invocation.result = result;
+              invocation.status = status;
+              if (details) invocation.statusDetails = details;
+              upload(invocation);
+            };
+            const timer =
+              options.timeScale !== undefined && timeoutSeconds > 0
+                ? setTimeout(
+                    () =>
+                      finish(
+                        'TimedOut',
+                        { exitCode: -1, stdout: '', stderr: 'command timed out (executionTimeout)\n' },
+                        'ExecutionTimedOut',
+                      ),
+                    timeoutSeconds * 1000 * options.timeScale,
+                  ).unref() // a closed sandbox does not wait for it
+                : undefined;
             host!.run(document.name, parameters).then(
               (result) => {
-                invocation.result = result;
-                invocation.status = result.exitCode === 0 ? 'Success' : 'Failed';
+                clearTimeout(timer);
+                finish(result.exitCode === 0 ? 'Success' : 'Failed', result);
               },
               (error: Error) => {
-                invocation.result = { exitCode: -1, stdout: '', stderr: error.message };
-                invocation.status = 'Failed';
+                clearTimeout(timer);
+                finish('Failed', { exitCode: -1, stdout: '', stderr: error.message });
               },
             );
           }
@@ -178,7 +251,7 @@ export const createSsmCommandsTwin = (options: {
                     ...rest,
                     CommandPlugins: [
                       {
-                        Name: 'poolMaintenance',
+                        Name: i.stepName,
                         Status: i.status,
                         ResponseCode,
                         Output: inline(StandardOutputContent + StandardErrorContent, 2_500),

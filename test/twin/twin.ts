@@ -7,7 +7,7 @@ import {
 } from './aws-endpoint.ts';
 import { createTwinClock, type TwinClock } from './clock.ts';
 import { createCodeBuildTwin, type CodeBuildTwin } from './codebuild.ts';
-import { startDynamoTwin, type DynamoTwin } from './dynamodb.ts';
+import { startDynamoTwin, tableDefinitions, type DynamoTwin, type TableResource } from './dynamodb.ts';
 import { createEc2Twin, type Ec2Twin } from './ec2.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
 import { FaultInjector } from './faults.ts';
@@ -29,6 +29,11 @@ import { createRunnerHosts, MAINTENANCE_COMMANDS } from './runner-host.ts';
 import { createStepFunctionsTwin, type StepFunctionsTwin } from './step-functions.ts';
 import type { TwinLambda } from './lambda-host.ts';
 import { channelIdOf, startSlackTwin, type SlackTwin } from './slack.ts';
+import { createStepFunctionsApi } from './step-functions-api.ts';
+import { createRoute53Twin, type Route53Twin } from './route53.ts';
+import { createS3Twin, type S3Twin } from './s3.ts';
+import { startGhesAppliances, type ApplianceCommandName, type GhesAppliances } from './ghes-appliances.ts';
+import { readdirSync } from 'node:fs';
 
 /**
  * Everything the Lambdas talk to, simulated: AWS services behind one loopback endpoint, a loopback
@@ -59,6 +64,10 @@ export interface Twin {
   readonly ssmCommands: SsmCommandsTwin;
   /** Step Functions running the real ASL; its Lambda tasks invoke the Lambdas registered here. */
   readonly stepFunctions: StepFunctionsTwin;
+  /** The GHES primary and replica of `operations.appliances` (none without an operations section). */
+  readonly appliances: GhesAppliances | undefined;
+  readonly route53: Route53Twin;
+  readonly s3: S3Twin;
   registerLambda(lambda: TwinLambda): void;
   /** Where simulated runners send their signed webhooks (the sandbox's own route). */
   setWebhookTarget(url: string): void;
@@ -78,6 +87,60 @@ export const RUNNER_PARAMETER_PREFIX = '/ghes-cp/runners';
 export const HOOK_DELIVERIES_SHOWN = 2_000;
 /** The pool-maintenance SSM document (infra/ssm-pool-maintenance.yaml) as the twin deploys it. */
 export const MAINTENANCE_DOCUMENT = 'ghes-cp-pool-maintenance';
+/** The S3 bucket SSM writes command output beyond its inline limits to (env COMMAND_OUTPUT_BUCKET). */
+export const COMMAND_OUTPUT_BUCKET = 'ghes-cp-sandbox-command-output';
+/** The Management Console password the twin's Secrets Manager holds for every `manageApi`. */
+export const MANAGE_API_PASSWORD = 'sandbox-manage-password';
+
+/**
+ * The GHES command documents (infra/ssm-ghes-<x>.yaml), registered under their file stem
+ * (`ghes-repl-status`); the command each runs is `ghe-<x>` (`ghe-repl-status`), the key product code
+ * finds the document name under in env GHES_DOCUMENTS.
+ */
+const ghesDocuments = () =>
+  readdirSync(new URL('../../infra/', import.meta.url))
+    .filter((file) => /^ssm-ghes-[a-z-]+\.yaml$/.test(file))
+    .map((file) => {
+      const stem = file.replace(/^ssm-/, '').replace(/\.yaml$/, '');
+      return {
+        stem,
+        command: stem.replace(/^ghes-/, 'ghe-') as ApplianceCommandName,
+        document: loadSsmDocument(stem, new URL(`../../infra/${file}`, import.meta.url)),
+      };
+    });
+
+/** The GHES operations tables and state machine (issue 14), by the names serverless.yml gives them. */
+export const OPERATIONS_TABLE = 'OperationsTable';
+export const AUDIT_TABLE = 'AuditTable';
+export const FAILOVER_STATE_MACHINE = 'ghes-failover';
+
+/**
+ * The operations tables as the issue-14 contract lays them out, for as long as
+ * infra/dynamodb-tables.json does not declare them yet; once it does, its definitions win.
+ */
+const OPERATIONS_TABLES: Record<string, TableResource> = {
+  [OPERATIONS_TABLE]: {
+    Type: 'AWS::DynamoDB::Table',
+    Properties: {
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
+    },
+  },
+  [AUDIT_TABLE]: {
+    Type: 'AWS::DynamoDB::Table',
+    Properties: {
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    },
+  },
+};
 
 /** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
 let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
@@ -100,7 +163,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
-  const dynamo = await startDynamoTwin({ clock });
+  const dynamo = await startDynamoTwin({ clock, tables: { ...OPERATIONS_TABLES, ...tableDefinitions() } });
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
   const homeAccount = config.sandbox.accountId;
@@ -177,15 +240,56 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     ]),
   });
   const runnerHosts = createRunnerHosts({ clock, ec2, faults, maintenanceDocument: MAINTENANCE_DOCUMENT });
+  const operations = config.operations;
+  const ghes = ghesDocuments();
+  const appliances = operations
+    ? await startGhesAppliances({
+        clock,
+        faults,
+        appliances: operations.appliances,
+        documents: Object.fromEntries(ghes.map((d) => [d.stem, d.command])),
+        durations: durations,
+        activeConnections: config.sandbox.ghes.activeConnections,
+        replication: config.sandbox.ghes.replication,
+        managePassword: MANAGE_API_PASSWORD,
+      })
+    : undefined;
+  const s3 = createS3Twin();
+  s3.createBucket(COMMAND_OUTPUT_BUCKET);
   const ssmCommands = createSsmCommandsTwin({
     documents: [
       loadSsmDocument(
         MAINTENANCE_DOCUMENT,
         new URL('../../infra/ssm-pool-maintenance.yaml', import.meta.url),
       ),
+      ...ghes.map((d) => d.document),
     ],
-    hostOf: runnerHosts.hostOf,
-    instanceIds: () => ec2.list().map((i) => i.instanceId),
+    hostOf: (instanceId) => appliances?.hostOf(instanceId) ?? runnerHosts.hostOf(instanceId),
+    instanceIds: () => [...ec2.list().map((i) => i.instanceId), ...(appliances?.instanceIds() ?? [])],
+    s3,
+    region: config.region,
+    timeScale: config.sandbox.timeScale,
+  });
+  const route53 = createRoute53Twin({
+    clock,
+    syncMs: durations.dnsSyncMs,
+    zones: operations
+      ? [
+          {
+            id: operations.dns.hostedZoneId,
+            // The zone is the record's parent domain: ghes.sandbox.internal → sandbox.internal.
+            name: operations.dns.recordName.replace(/\.$/, '').split('.').slice(1).join('.'),
+            records: [
+              {
+                name: operations.dns.recordName,
+                type: operations.dns.type,
+                ttl: operations.dns.ttl,
+                values: [operations.appliances.find((a) => a.initialRole === 'primary')!.dnsValue],
+              },
+            ],
+          },
+        ]
+      : [],
   });
   const lambdas = new Map<string, TwinLambda>();
   const stepFunctions = createStepFunctionsTwin({
@@ -194,7 +298,14 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     accountId: config.sandbox.accountId,
     lambdas: (name) => lambdas.get(name),
   });
-  services.push(dynamo, secrets, events, joinServices(ssm, ssmCommands), ec2, codebuild, sts);
+  const stepFunctionsApi = createStepFunctionsApi(stepFunctions, {
+    region: config.region,
+    accountId: config.sandbox.accountId,
+  });
+  services.push(
+    ...[dynamo, secrets, events, joinServices(ssm, ssmCommands), ec2, codebuild, sts],
+    ...[stepFunctionsApi, route53, s3],
+  );
   const endpoint = await startTwinAwsEndpoint(services.map(lambdaSessions.guard), faults);
 
   let webhookTarget = '';
@@ -239,12 +350,34 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   });
   for (const [target, errors] of slack.faultTargets) slackFaultTargets.set(target, errors);
   if (config.slack) secrets.put(config.slack.botTokenSecretArn, SLACK_BOT_TOKEN);
+  // The Slack app's signing secret, with which the sandbox's callers sign /slack/* requests; the
+  // Management Console password of every appliance with a Manage API.
+  if (operations) {
+    secrets.put(operations.slack.signingSecretArn, config.sandbox.secrets.slackSigning);
+    for (const appliance of operations.appliances)
+      if (appliance.manageApi) secrets.put(appliance.manageApi.passwordSecretArn, MANAGE_API_PASSWORD);
+  }
 
   const { sandbox: _sandbox, ...deployment } = config;
   const deploymentConfig = {
     ...deployment,
     github: { ...deployment.github, apiUrl: github.apiUrl },
     ...(deployment.slack ? { slack: { ...deployment.slack, apiUrl: slack.apiUrl } } : {}),
+    // Each appliance's /status and Manage API are the twin's loopback ones, as github.apiUrl is.
+    ...(deployment.operations && appliances
+      ? {
+          operations: {
+            ...deployment.operations,
+            appliances: deployment.operations.appliances.map((appliance) => ({
+              ...appliance,
+              statusUrl: appliances.statusUrl(appliance.name),
+              ...(appliance.manageApi
+                ? { manageApi: { ...appliance.manageApi, url: appliances.manageUrl(appliance.name) } }
+                : {}),
+            })),
+          },
+        }
+      : {}),
   };
 
   const jobs = async () =>
@@ -274,6 +407,24 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       }))
       .sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
 
+  const nowIso = () => new Date().toISOString();
+  /** Unexpired `lock#<name>` rows of the operations table (a released lock's row is gone or expired). */
+  const locks = async () =>
+    (await dynamo.scan(OPERATIONS_TABLE))
+      .filter((row) => typeof row.pk === 'string' && row.pk.startsWith('lock#'))
+      .map(({ pk, expiresAtMs, ...row }) => ({
+        ...row,
+        name: String(pk).slice('lock#'.length),
+        owner: row.owner ?? null,
+        expiresAt:
+          typeof row.expiresAt === 'string'
+            ? row.expiresAt
+            : typeof expiresAtMs === 'number'
+              ? new Date(expiresAtMs).toISOString()
+              : null,
+      }))
+      .filter((lock) => lock.expiresAt !== null && lock.expiresAt > nowIso());
+
   const maintenanceOf = (jobKey: unknown) =>
     typeof jobKey === 'string' && jobKey.startsWith('maintenance#') ? jobKey.split('#')[1]! : null;
   const jobIdOf = (jobKey: unknown) =>
@@ -296,6 +447,9 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     alerts,
     ssmCommands,
     stepFunctions,
+    appliances,
+    route53,
+    s3,
     registerLambda: (lambda) => void lambdas.set(lambda.name, lambda),
     timing,
     lambdaSessions,
@@ -319,6 +473,14 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       NOTIFICATIONS_TABLE,
       // Scaled as the dispatch lease is: above the scaled Lambda timeout, below the visibility timeout.
       NOTIFY_RENDER_LOCK_SECONDS: String(timing.dispatcher.leaseSeconds),
+      // The Slack operations functions (functions/slack-command, functions/slack-interaction).
+      OPERATIONS_TABLE,
+      AUDIT_TABLE,
+      COMMAND_OUTPUT_BUCKET,
+      // Command → deployed document name; the twin deploys each under its file stem.
+      GHES_DOCUMENTS: JSON.stringify(Object.fromEntries(ghes.map((d) => [d.command, d.stem]))),
+      FAILOVER_STATE_MACHINE_ARN: stepFunctions.stateMachineArn(FAILOVER_STATE_MACHINE),
+      ...(operations ? { SLACK_SIGNING_SECRET_ARN: operations.slack.signingSecretArn } : {}),
     },
     setWebhookTarget(url) {
       webhookTarget = url;
@@ -366,6 +528,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
         })),
         executions: stepFunctions.list().map((e) => ({
           name: e.name,
+          executionArn: e.executionArn,
           stateMachine: e.stateMachine,
           status: e.status,
           startedAt: e.startedAt,
@@ -377,8 +540,24 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
           report: e.output,
         })),
         commands: ssmCommands.invocations(),
-        locks: [],
-        appliances: [],
+        /** Operation locks held now (`lock#<name>` rows whose expiry is ahead): gone once released. */
+        locks: await locks(),
+        appliances: (appliances?.list() ?? []).map((a) => ({
+          ...a,
+          statusUrl: appliances!.statusUrl(a.name),
+        })),
+        /** The configured zone's records (not its SOA/NS), names as configured (no trailing dot). */
+        dns: operations
+          ? route53.records(operations.dns.hostedZoneId).map((r) => ({
+              name: r.name.replace(/\.$/, ''),
+              type: r.type,
+              values: r.values,
+              ttl: r.ttl,
+            }))
+          : [],
+        dnsChanges: route53.changes(),
+        /** Every audit row, oldest first, as written. */
+        audit: (await dynamo.scan(AUDIT_TABLE)).sort((a, b) => String(a.sk).localeCompare(String(b.sk))),
         /** Every Slack Web API call sent, as sent (failed ones carry Slack's `error`). */
         slack: slack.calls,
         runners: github.runners(),
@@ -397,6 +576,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
     async close() {
       stepFunctions.close();
       clock.close();
+      await appliances?.close();
       for (const queue of queues.values()) queue.close();
       ec2.close();
       codebuild.close();

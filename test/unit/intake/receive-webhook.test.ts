@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { sign } from '@octokit/webhooks-methods';
 import { createWebhookIntake, MAX_BODY_BYTES } from '../../../shared/intake/receive-webhook.ts';
-import type { DeliveryClaim, DeliveryClaims } from '../../../shared/intake/delivery-claims.ts';
+import type { DeliveryClaim } from '../../../shared/intake/delivery-claims.ts';
+import type { DeliveryRecorder } from '../../../shared/intake/delivery-recorder.ts';
 import type { WorkflowJobDetail } from '../../../shared/events/control-plane-events.ts';
 import { workflowJobPayload } from '../../support/github-deliveries.ts';
 
@@ -11,15 +12,13 @@ const SECRET = 'unit-secret';
 const fakes = (options: { failPublish?: boolean; ledgerChanged?: boolean } = {}) => {
   const effects: string[] = [];
   const claimed = new Set<string>();
-  const claims: DeliveryClaims = {
-    async claim(deliveryId, bodyHash) {
-      effects.push(`claim ${deliveryId}`);
-      if (claimed.has(deliveryId) || claimed.has(bodyHash)) return 'duplicate';
-      claimed.add(deliveryId).add(bodyHash);
-      return { deliveryId, bodyHash, owner: 'me' };
-    },
-    async complete(claim: DeliveryClaim) {
-      effects.push(`complete ${claim.deliveryId}`);
+  const recorder: DeliveryRecorder = {
+    async record(event, by) {
+      effects.push(`record ${by.deliveryId} ${event.jobId} ${event.action}`);
+      if (claimed.has(by.deliveryId) || claimed.has(by.bodyHash)) return { outcome: 'duplicate' };
+      claimed.add(by.deliveryId).add(by.bodyHash);
+      const claim = { deliveryId: by.deliveryId, bodyHash: by.bodyHash, owner: 'me' };
+      return { outcome: 'recorded', changed: options.ledgerChanged ?? true, claim };
     },
     async release(claim: DeliveryClaim) {
       effects.push(`release ${claim.deliveryId}`);
@@ -30,13 +29,7 @@ const fakes = (options: { failPublish?: boolean; ledgerChanged?: boolean } = {})
   const published: WorkflowJobDetail[] = [];
   const intake = createWebhookIntake({
     secrets: { current: async () => [SECRET] },
-    claims,
-    ledger: {
-      async recordWebhook(event) {
-        effects.push(`ledger ${event.jobId} ${event.action}`);
-        return { changed: options.ledgerChanged ?? true };
-      },
-    },
+    recorder,
     publisher: {
       async publishWorkflowJob(detail) {
         effects.push(`publish ${detail.jobId}`);
@@ -72,7 +65,7 @@ describe('webhook intake', () => {
     const { intake, effects, published } = fakes();
     const response = await intake.receive(await request(workflowJobPayload('queued', { id: 7 })));
     expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId: 7 } });
-    expect(effects).toEqual(['claim delivery-1', 'ledger 7 queued', 'publish 7', 'complete delivery-1']);
+    expect(effects).toEqual(['record delivery-1 7 queued', 'publish 7']);
     expect(published[0]).toMatchObject({ jobId: 7, action: 'queued', deliveryId: 'delivery-1' });
   });
 
@@ -157,7 +150,7 @@ describe('webhook intake', () => {
     await intake.receive(delivery);
     effects.length = 0;
     expect(await intake.receive(delivery)).toMatchObject({ status: 200, body: { outcome: 'duplicate' } });
-    expect(effects).toEqual(['claim delivery-1']);
+    expect(effects).toEqual(['record delivery-1 289782451 queued']);
   });
 
   it('does not publish when the ledger is already at or past the status', async () => {
@@ -171,8 +164,7 @@ describe('webhook intake', () => {
     const { intake, effects } = fakes({ failPublish: true });
     const response = await intake.receive(await request(workflowJobPayload('queued', { id: 3 })));
     expect(response).toEqual({ status: 500, body: { error: 'internal error' } });
-    expect(effects).toContain('release delivery-1');
-    expect(effects).not.toContain('complete delivery-1');
+    expect(effects).toEqual(['record delivery-1 3 queued', 'publish 3', 'release delivery-1']);
   });
   it.each([
     ['more than 64 labels', { labels: Array.from({ length: 65 }, (_, i) => `l${i}`) }, 'workflow_job.labels'],
@@ -286,7 +278,7 @@ describe('webhook intake', () => {
     );
     expect(response).toMatchObject({ status: 202, body: { outcome: 'accepted', jobId: 12 } });
     expect(published[0]).toMatchObject({ jobId: 12, workflowName: 'CI + deploy & more' });
-    expect(effects).toEqual(['claim delivery-1', 'ledger 12 queued', 'publish 12', 'complete delivery-1']);
+    expect(effects).toEqual(['record delivery-1 12 queued', 'publish 12']);
   });
 
   it('answers 401 for a form body whose signature covers the decoded JSON instead of the raw bytes', async () => {
