@@ -17,9 +17,25 @@ const intrinsics = {
   '@@RECONCILER@@': { Ref: 'RunnerDashreconcilerLambdaFunction' },
   '@@MAINTENANCE@@': { Ref: 'PoolDashmaintenanceLambdaFunction' },
   '@@NOTIFIER@@': { Ref: 'DeployDashnotifierLambdaFunction' },
+  '@@FAILOVERCONTROL@@': { Ref: 'GhesDashfailoverDashcontrolLambdaFunction' },
+  '@@FAILOVERAPPLIANCE@@': { Ref: 'GhesDashfailoverDashapplianceLambdaFunction' },
+  '@@FAILOVERPROMOTE@@': { Ref: 'GhesDashfailoverDashpromoteLambdaFunction' },
+  '@@FAILOVERDNS@@': { Ref: 'GhesDashfailoverDashdnsLambdaFunction' },
+  '@@SLACKCOMMAND@@': { Ref: 'SlackDashcommandLambdaFunction' },
+  '@@SLACKINTERACTION@@': { Ref: 'SlackDashinteractionLambdaFunction' },
+  '@@FAILOVERMACHINE@@': { Ref: 'GhesFailoverStateMachine' },
   '@@DLQ@@': { 'Fn::GetAtt': ['DispatchDeadLetterQueue', 'QueueName'] },
   '@@QUEUE@@': { 'Fn::GetAtt': ['DispatchQueue', 'QueueName'] },
 };
+
+const OPERATIONS_FUNCTIONS = [
+  ['@@FAILOVERCONTROL@@', 'failover control'],
+  ['@@FAILOVERAPPLIANCE@@', 'failover appliance'],
+  ['@@FAILOVERPROMOTE@@', 'failover promote'],
+  ['@@FAILOVERDNS@@', 'failover dns'],
+  ['@@SLACKCOMMAND@@', 'slack command'],
+  ['@@SLACKINTERACTION@@', 'slack interaction'],
+];
 
 const custom = (name, stat, label, extra = []) => [NS, name, ...SERVICE, ...extra, { stat, label }];
 
@@ -106,6 +122,34 @@ const body = () => ({
       lambda('Throttles', '@@RECONCILER@@', 'reconciler throttles'),
       lambda('Throttles', '@@MAINTENANCE@@', 'pool maintenance throttles'),
       lambda('Throttles', '@@NOTIFIER@@', 'deploy notifier throttles'),
+    ]),
+    // The GHES operations half: its functions, and how failovers end (FAILED includes aborts).
+    widget(0, 24, 'GHES operations: Lambda errors and throttles', [
+      ...OPERATIONS_FUNCTIONS.map(([ref, label]) => lambda('Errors', ref, `${label} errors`)),
+      ...OPERATIONS_FUNCTIONS.map(([ref, label]) => lambda('Throttles', ref, `${label} throttles`)),
+    ]),
+    widget(12, 24, 'GHES failover executions', [
+      [
+        'AWS/States',
+        'ExecutionsSucceeded',
+        'StateMachineArn',
+        '@@FAILOVERMACHINE@@',
+        { stat: 'Sum', label: 'failed over / dry run' },
+      ],
+      [
+        'AWS/States',
+        'ExecutionsFailed',
+        'StateMachineArn',
+        '@@FAILOVERMACHINE@@',
+        { stat: 'Sum', label: 'aborted, failed or needs an operator' },
+      ],
+      [
+        'AWS/States',
+        'ExecutionsTimedOut',
+        'StateMachineArn',
+        '@@FAILOVERMACHINE@@',
+        { stat: 'Sum', label: 'timed out' },
+      ],
     ]),
   ],
 });

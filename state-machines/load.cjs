@@ -6,6 +6,10 @@ const { readFileSync } = require('node:fs');
 /** Placeholder → the reference deployed in its place. */
 const REFERENCES = {
   PoolMaintenanceFunctionArn: { 'Fn::GetAtt': ['PoolDashmaintenanceLambdaFunction', 'Arn'] },
+  GhesFailoverControlFunctionArn: { 'Fn::GetAtt': ['GhesDashfailoverDashcontrolLambdaFunction', 'Arn'] },
+  GhesFailoverApplianceFunctionArn: { 'Fn::GetAtt': ['GhesDashfailoverDashapplianceLambdaFunction', 'Arn'] },
+  GhesFailoverPromoteFunctionArn: { 'Fn::GetAtt': ['GhesDashfailoverDashpromoteLambdaFunction', 'Arn'] },
+  GhesFailoverDnsFunctionArn: { 'Fn::GetAtt': ['GhesDashfailoverDashdnsLambdaFunction', 'Arn'] },
 };
 
 const resolve = (value) => {
@@ -25,3 +29,4 @@ const resolve = (value) => {
 const load = (file) => resolve(JSON.parse(readFileSync(require.resolve(`./${file}`), 'utf8')));
 
 module.exports.poolMaintenance = () => load('pool-maintenance.asl.json');
+module.exports.ghesFailover = () => load('ghes-failover.asl.json');

@@ -196,6 +196,54 @@ export const readDeployNotifierEnv = (env: Env = process.env): DeployNotifierEnv
   };
 };
 
+/**
+ * The failover state machine's task functions (functions/ghes-failover-*). Each reads only what its
+ * role allows it to use: the control function the bus for alerts, the appliance and promote
+ * functions the SSM documents and the output bucket, the DNS function neither.
+ */
+export type FailoverTaskFunction = 'control' | 'appliance' | 'promote' | 'dns';
+
+export interface FailoverTaskEnv {
+  readonly aws: AwsConnection;
+  /** Locks, approvals, topology and the progress records (OperationsTable). */
+  readonly operationsTable: string;
+  /** Each step's result and the outcome (AuditTable). */
+  readonly auditTable: string;
+  /** The deployment config (YAML or JSON text): `operations`, `slack`. */
+  readonly deploymentConfig: string;
+  /** control: the control-plane bus, where "needs an operator" alerts go. */
+  readonly eventBusName?: string;
+  /** appliance, promote: SSM document names, JSON (see shared/ghes/commands.ts). */
+  readonly ghesDocuments?: string;
+  /** appliance, promote: where SSM writes output beyond its inline limits. */
+  readonly commandOutputBucket?: string;
+}
+
+const FAILOVER_TASK_KEYS: Record<FailoverTaskFunction, readonly string[]> = {
+  control: ['EVENT_BUS_NAME'],
+  appliance: ['GHES_DOCUMENTS', 'COMMAND_OUTPUT_BUCKET'],
+  promote: ['GHES_DOCUMENTS', 'COMMAND_OUTPUT_BUCKET'],
+  dns: [],
+};
+
+export const readFailoverTaskEnv = (fn: FailoverTaskFunction, env: Env = process.env): FailoverTaskEnv => {
+  const v = required(env, [
+    'OPERATIONS_TABLE',
+    'AUDIT_TABLE',
+    'DEPLOYMENT_CONFIG',
+    ...FAILOVER_TASK_KEYS[fn],
+  ]);
+  return {
+    aws: readAwsConnection(env),
+    operationsTable: v.OPERATIONS_TABLE!,
+    auditTable: v.AUDIT_TABLE!,
+    deploymentConfig: v.DEPLOYMENT_CONFIG!,
+    ...(v.EVENT_BUS_NAME ? { eventBusName: v.EVENT_BUS_NAME } : {}),
+    ...(v.GHES_DOCUMENTS ? { ghesDocuments: v.GHES_DOCUMENTS } : {}),
+    ...(v.COMMAND_OUTPUT_BUCKET ? { commandOutputBucket: v.COMMAND_OUTPUT_BUCKET } : {}),
+  };
+};
+
 export interface SlackIngressEnv {
   readonly aws: AwsConnection;
   /**

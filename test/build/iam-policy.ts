@@ -19,6 +19,8 @@ export interface CallRequest {
   readonly resourceTags?: Readonly<Record<string, string>>;
   /** Request context keys, e.g. `ec2:SourceInstanceARN` for a call from an instance role. */
   readonly context?: Readonly<Record<string, string>>;
+  /** Multi-valued request keys, e.g. `route53:ChangeResourceRecordSetsNormalizedRecordNames`. */
+  readonly multiContext?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Where the stack is deployed: what CloudFormation puts in its pseudo parameters. */
@@ -62,6 +64,15 @@ const keyValue = (key: string, request: CallRequest): string | undefined => {
   return tag ? request.resourceTags?.[tag[1]!] : request.context?.[key];
 };
 
+/**
+ * `ForAllValues:StringEquals`: every value the request carries for the key is among the expected
+ * ones. As in IAM, a request without the key passes (the set-operator trap policies must avoid).
+ */
+const forAllValuesHolds = (key: string, expected: unknown, request: CallRequest, at: Deployment) => {
+  const allowed = [expected].flat().map((value) => resolveValue(value, at));
+  return (request.multiContext?.[key] ?? []).every((value) => allowed.includes(value));
+};
+
 const conditionHolds = (
   operator: string,
   key: string,
@@ -69,6 +80,7 @@ const conditionHolds = (
   request: CallRequest,
   at: Deployment,
 ) => {
+  if (operator === 'ForAllValues:StringEquals') return forAllValuesHolds(key, expected, request, at);
   const match = { StringEquals: (a: string, b: string) => a === b, StringLike: wildcard }[operator];
   if (!match) throw new Error(`condition operator ${operator} is not one this check knows`);
   const actual = keyValue(key, request);

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,9 @@ import {
   readPoolMaintenanceEnv,
   readDeployNotifierEnv,
   readWebhookIntakeEnv,
+  readFailoverTaskEnv,
 } from '../../shared/config/runtime-env.ts';
+import { roleAllows, type Statement } from './iam-policy.ts';
 
 const { secretResources } = createRequire(import.meta.url)('../../infra/deployment-config.cjs') as {
   secretResources: (arn: string) => string[];
@@ -45,7 +47,7 @@ describe('serverless package', () => {
 
   it(
     'packages every function with its own role whose statements name their resources',
-    { timeout: 60_000 },
+    { timeout: 240_000 },
     () => {
       const resources = resourcesOf();
       const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
@@ -92,7 +94,7 @@ describe('serverless package', () => {
   it(
     'lets a runner build get and delete its credentials by exact name only, never list or read by path',
     {
-      timeout: 60_000,
+      timeout: 240_000,
     },
     () => {
       const policy = resourcesOf().RunnerBuildPolicy!;
@@ -127,7 +129,7 @@ describe('serverless package', () => {
 
   it(
     'packages pool maintenance: the pure ASL with the task ARN injected, a schedule per pool, least-privilege IAM',
-    { timeout: 60_000 },
+    { timeout: 240_000 },
     () => {
       const resources = resourcesOf();
       const machine = Object.values(resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine')!;
@@ -174,9 +176,157 @@ describe('serverless package', () => {
   );
 
   it(
+    'packages the GHES failover: the pure ASL with its four task functions, each function on a role of its own',
+    { timeout: 240_000 },
+    () => {
+      const resources = resourcesOf();
+      const at = { partition: 'aws', region: 'eu-west-1', account: '111122223333' };
+      const machine = resources.GhesFailoverStateMachine!;
+      expect(machine.Type).toBe('AWS::StepFunctions::StateMachine');
+      const definition = JSON.stringify(machine.Properties.DefinitionString);
+      expect(definition).not.toMatch(/\$\{GhesFailover\w+FunctionArn\}/);
+      const tasks = [
+        'GhesDashfailoverDashcontrolLambdaFunction',
+        'GhesDashfailoverDashapplianceLambdaFunction',
+        'GhesDashfailoverDashpromoteLambdaFunction',
+        'GhesDashfailoverDashdnsLambdaFunction',
+      ];
+      for (const task of tasks) expect(definition).toContain(task);
+      // The machine's role may invoke exactly its four task functions.
+      const machineStatements = statementsOf(resources[machine.Properties.RoleArn['Fn::GetAtt'][0]]!);
+      const invoked = JSON.stringify(machineStatements.map((st: any) => st.Resource));
+      expect(machineStatements.flatMap((st: any) => [st.Action].flat())).toEqual(['lambda:InvokeFunction']);
+      const named = [...invoked.matchAll(/"(\w+LambdaFunction)"/g)].map((m) => m[1]);
+      expect([...new Set(named)].sort()).toEqual([...tasks].sort());
+      expect(invoked).not.toContain('"*"');
+
+      const roles = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
+      const granting = (action: string) =>
+        roles
+          .filter(([, r]) => statementsOf(r).some((st: any) => [st.Action].flat().includes(action)))
+          .map(([name]) => name)
+          .sort();
+      // The irreversible actions each belong to one role.
+      expect(granting('route53:ChangeResourceRecordSets')).toEqual(['GhesFailoverDnsRole']);
+      expect(granting('states:StartExecution').filter((r) => !r.includes('ScheduleToStepFunctions'))).toEqual(
+        ['SlackCommandRole'],
+      );
+      expect(granting('states:SendTaskSuccess')).toEqual(['SlackInteractionRole']);
+      const promoteGrants = roles
+        .filter(([, r]) => JSON.stringify(statementsOf(r)).includes('GhesReplPromoteDocument'))
+        .map(([name]) => name);
+      expect(promoteGrants).toEqual(['GhesFailoverPromoteRole']);
+      expect(JSON.stringify(statementsOf(resources.GhesFailoverApplianceRole!))).toContain(
+        'GhesReplStatusDocument',
+      );
+
+      // SendCommand reaches only instances tagged as GHES appliances.
+      for (const role of ['GhesFailoverApplianceRole', 'GhesFailoverPromoteRole']) {
+        const onInstances = statementsOf(resources[role]!).filter(
+          (st: any) => st.Action === 'ssm:SendCommand' && JSON.stringify(st.Resource).includes(':instance/'),
+        ) as Statement[];
+        const instance = 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0a1b2c3d4e5f60002';
+        const send = (tags: Record<string, string>) =>
+          roleAllows(onInstances, { action: 'ssm:SendCommand', resource: instance, resourceTags: tags }, at);
+        expect(send({ 'ghes-cp:appliance': 'ghes-replica' }), role).toBe(true);
+        expect(send({ 'ghes-cp:pool': 'linux' }), role).toBe(false);
+        expect(send({ 'ghes-cp:appliance': 'some-other-box' }), role).toBe(false);
+      }
+
+      // Route53: the configured zone, the configured record, UPSERT of an A record, nothing else.
+      const dns = statementsOf(resources.GhesFailoverDnsRole!).filter(
+        (st: any) => st.Action === 'route53:ChangeResourceRecordSets',
+      ) as Statement[];
+      const change = (zone: string, names: string[], types = ['A'], actions = ['UPSERT']) =>
+        roleAllows(
+          dns,
+          {
+            action: 'route53:ChangeResourceRecordSets',
+            resource: `arn:aws:route53:::hostedzone/${zone}`,
+            multiContext: {
+              'route53:ChangeResourceRecordSetsNormalizedRecordNames': names,
+              'route53:ChangeResourceRecordSetsRecordTypes': types,
+              'route53:ChangeResourceRecordSetsActions': actions,
+            },
+          },
+          at,
+        );
+      expect(change('Z0123456789ABCDEFGHIJ', ['ghes.example.internal'])).toBe(true);
+      expect(change('Z0123456789ABCDEFGHIJ', ['ghes.example.internal', 'mail.example.internal'])).toBe(false);
+      expect(change('Z0123456789ABCDEFGHIJ', ['ghes.example.internal'], ['A'], ['DELETE'])).toBe(false);
+      expect(change('Z0123456789ABCDEFGHIJ', ['ghes.example.internal'], ['TXT'])).toBe(false);
+      expect(change('ZOTHERZONE0001', ['ghes.example.internal'])).toBe(false);
+
+      // The Slack functions: StartExecution and SendTaskSuccess on the failover machine only.
+      const onMachine = (role: string, action: string) =>
+        statementsOf(resources[role]!)
+          .filter((st: any) => st.Action === action)
+          .map((st: any) => st.Resource);
+      expect(onMachine('SlackCommandRole', 'states:StartExecution')).toEqual([
+        { Ref: 'GhesFailoverStateMachine' },
+      ]);
+      expect(onMachine('SlackInteractionRole', 'states:SendTaskSuccess')).toEqual([
+        { Ref: 'GhesFailoverStateMachine' },
+      ]);
+
+      // Routes, tables and the SSM output bucket.
+      const routes = Object.values(resources)
+        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+        .map((r) => r.Properties.RouteKey)
+        .sort();
+      expect(routes).toEqual(['POST /github/webhook', 'POST /slack/commands', 'POST /slack/interactions']);
+      expect(resources.OperationsTable!.Properties.TimeToLiveSpecification).toEqual({
+        AttributeName: 'expiresAtEpoch',
+        Enabled: true,
+      });
+      expect(resources.AuditTable!.Properties.TimeToLiveSpecification).toBeUndefined();
+      const bucket = resources.CommandOutputBucket!.Properties;
+      expect(bucket.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(
+        bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+      ).toEqual({
+        SSEAlgorithm: 'AES256',
+      });
+      expect(bucket.LifecycleConfiguration.Rules[0]).toMatchObject({
+        Status: 'Enabled',
+        ExpirationInDays: 30,
+      });
+      for (const stem of ['repl-status', 'repl-promote', 'maintenance', 'maintenance-status'])
+        expect(
+          Object.values(resources).some(
+            (r) =>
+              r.Type === 'AWS::SSM::Document' && r.Properties.Name === `ghes-control-plane-dev-ghes-${stem}`,
+          ),
+          stem,
+        ).toBe(true);
+    },
+  );
+
+  // cfn-lint is a Python tool, not an npm package: where it is installed, the template must pass it.
+  const hasCfnLint = spawnSync('cfn-lint', ['--version']).status === 0;
+  it.skipIf(!hasCfnLint)(
+    'passes cfn-lint without errors (its warnings are serverless’s own DependsOn and constant conditions)',
+    { timeout: 240_000 },
+    () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'ghes-cp-lint-')), 'template.json');
+      writeFileSync(file, JSON.stringify({ ...(packaged ??= template()) }));
+      const run = spawnSync('cfn-lint', ['--format', 'parseable', file], { encoding: 'utf8' });
+      const errors = `${run.stdout}${run.stderr}`.split('\n').filter((line) => /:E\d{4}:/.test(line));
+      expect(errors).toEqual([]);
+      // 0: clean; 4: warnings only; 2 and others: errors or a failed run.
+      expect([0, 4]).toContain(run.status);
+    },
+  );
+
+  it(
     'grants partial secret ARNs with the random suffix AWS appends, so the grant matches the secret',
     {
-      timeout: 60_000,
+      timeout: 240_000,
     },
     () => {
       const secretGrants = (role: string) =>
@@ -212,6 +362,12 @@ describe('serverless package', () => {
   });
 });
 
+const slackIngressKeys = ['SLACK_SIGNING_SECRET_ARN', 'OPERATIONS_TABLE', 'AUDIT_TABLE', 'DEPLOYMENT_CONFIG'];
+const requireKeys = (env: Record<string, string>, keys: string[]) => {
+  const missing = keys.filter((key) => !env[key]);
+  if (missing.length) throw new Error(`missing ${missing.join(', ')}`);
+};
+
 describe('function environments', () => {
   /** What each function reads at cold start; a variable missing in the template fails it on AWS. */
   const readers: Record<string, (env: Record<string, string>) => unknown> = {
@@ -220,6 +376,14 @@ describe('function environments', () => {
     RunnerDashreconcilerLambdaFunction: (env) => [readDispatcherEnv(env), readReconcilerEnv(env)],
     PoolDashmaintenanceLambdaFunction: readPoolMaintenanceEnv,
     DeployDashnotifierLambdaFunction: readDeployNotifierEnv,
+    GhesDashfailoverDashcontrolLambdaFunction: (env) => readFailoverTaskEnv('control', env),
+    GhesDashfailoverDashapplianceLambdaFunction: (env) => readFailoverTaskEnv('appliance', env),
+    GhesDashfailoverDashpromoteLambdaFunction: (env) => readFailoverTaskEnv('promote', env),
+    GhesDashfailoverDashdnsLambdaFunction: (env) => readFailoverTaskEnv('dns', env),
+    // helper C's readSlackCommandEnv / readSlackInteractionEnv belong here once merged.
+    SlackDashcommandLambdaFunction: (env) =>
+      requireKeys(env, [...slackIngressKeys, 'FAILOVER_STATE_MACHINE_ARN']),
+    SlackDashinteractionLambdaFunction: (env) => requireKeys(env, slackIngressKeys),
   };
   // Lambda sets these itself.
   const lambdaSets = {
@@ -228,7 +392,7 @@ describe('function environments', () => {
     AWS_SECRET_ACCESS_KEY: 'lambda',
   };
 
-  it('gives every function each variable its cold start requires', { timeout: 60_000 }, () => {
+  it('gives every function each variable its cold start requires', { timeout: 240_000 }, () => {
     const out = mkdtempSync(join(tmpdir(), 'ghes-cp-env-'));
     execFileSync('npx', ['osls', 'package', '--package', out], {
       stdio: 'pipe',

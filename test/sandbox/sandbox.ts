@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { startTwin, type Twin } from '../twin/twin.ts';
+import { FAILOVER_STATE_MACHINE, startTwin, type Twin } from '../twin/twin.ts';
 import { toApiGatewayV2Event } from './api-gateway-event.ts';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
@@ -170,6 +170,34 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       faults: twin.faults,
       metrics,
     });
+  // The failover state machine and its task functions (state-machines/ghes-failover.asl.json), with
+  // the timeouts serverless.yml gives them (handler work is not scaled).
+  if (config.operations) {
+    const placeholders: Record<string, string> = {};
+    const timeouts = { control: 30, appliance: 150, promote: 30, dns: 30 };
+    for (const fn of ['control', 'appliance', 'promote', 'dns'] as const) {
+      const name = `ghes-failover-${fn}`;
+      twin.registerLambda(
+        await loadTwinLambda({
+          name,
+          modulePath: functionPath(name),
+          env: { ...lambdaEnv, AWS_ACCESS_KEY_ID: `twin-${name}` },
+          timeoutMs: timeouts[fn] * 1000,
+          sessions: twin.lambdaSessions,
+          faults: twin.faults,
+          metrics,
+        }),
+      );
+      placeholders[`GhesFailover${fn[0]!.toUpperCase()}${fn.slice(1)}FunctionArn`] = name;
+    }
+    twin.stepFunctions.register(
+      FAILOVER_STATE_MACHINE,
+      JSON.parse(
+        readFileSync(new URL('../../state-machines/ghes-failover.asl.json', import.meta.url), 'utf8'),
+      ),
+      placeholders,
+    );
+  }
   const slackCommand = config.operations ? await slackFunction('slack-command') : undefined;
   const slackInteraction = config.operations ? await slackFunction('slack-interaction') : undefined;
   // The EventBridge schedule `rate(1 minute)`, at timeScale; a run still going skips its turn, as
