@@ -5,7 +5,7 @@ import type { TwinClock } from './clock.ts';
 
 /**
  * Route53 for the twin, on its REST-XML wire protocol (API version 2013-04-01), so a product client —
- * the SDK's or one signed with aws4fetch — works against it unchanged:
+ * the SDK's or any other SigV4-signed one — works against it unchanged:
  * `POST /2013-04-01/hostedzone/<id>/rrset` ChangeResourceRecordSets (CREATE / DELETE / UPSERT, all
  * changes of a batch or none), `GET …/rrset` ListResourceRecordSets (Route53's order: labels
  * reversed, then type; `name`/`type`/`maxitems` to start at a record) and `GET /2013-04-01/change/<id>`
