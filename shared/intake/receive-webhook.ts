@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { RejectedRequestError } from '../http/errors.ts';
+import { answeringRefusals, RejectedRequestError } from '../http/errors.ts';
 import type { JsonResponse, RawRequest } from '../http/api-gateway.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
 import type { DeliveryRecorder } from './delivery-recorder.ts';
@@ -112,17 +112,7 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
   };
 
   return {
-    async receive(request) {
-      try {
-        return await handle(request);
-      } catch (error) {
-        if (error instanceof RejectedRequestError) {
-          logger.warn('request refused', { status: error.status, reason: error.message });
-          return { status: error.status, body: { error: error.message } };
-        }
-        logger.error('webhook not handled', { error: error as Error });
-        return { status: 500, body: { error: 'internal error' } };
-      }
-    },
+    /** Always answers: refusals carry their status, anything unexpected is a generic 500. */
+    receive: answeringRefusals(handle, logger, 'webhook not handled'),
   };
 };

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { OperationsConfig } from '../config/operations-config.ts';
-import { ConfigError, RejectedRequestError } from '../http/errors.ts';
+import { answeringRefusals, RejectedRequestError } from '../http/errors.ts';
 import type { RawRequest } from '../http/api-gateway.ts';
 import type { SigningSecretSource } from '../slack/signing-secret.ts';
 import type { ApprovalDecision, Approvals } from './approvals.ts';
@@ -214,20 +214,7 @@ export const createSlackInteractions = (deps: SlackInteractionDeps) => {
 
   return {
     /** Always answers: refusals carry their status, anything unexpected is a generic 500. */
-    async receive(request: RawRequest): Promise<SlackAnswer> {
-      try {
-        return await handle(request);
-      } catch (error) {
-        if (error instanceof RejectedRequestError) {
-          logger.warn('request refused', { status: error.status, reason: error.message });
-          return { status: error.status, body: { error: error.message } };
-        }
-        logger.error(error instanceof ConfigError ? 'configuration problem' : 'interaction failed', {
-          error: error as Error,
-        });
-        return { status: 500, body: { error: 'internal error' } };
-      }
-    },
+    receive: answeringRefusals(handle, logger, 'interaction failed'),
   };
 };
 
