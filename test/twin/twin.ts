@@ -340,12 +340,14 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
 
   const slack = await startSlackTwin({
     botToken: SLACK_BOT_TOKEN,
-    channels: Object.fromEntries(
-      config.notifications.map(({ channel }) => [
+    channels: Object.fromEntries([
+      ...config.notifications.map(({ channel }) => [
         channel,
         channel.startsWith('#') ? channelIdOf(channel) : channel,
       ]),
-    ),
+      // The operations channels the failover posts its message in (by ID, as Slack sends them).
+      ...(operations?.slack.channelIds ?? []).map((id) => [id, id]),
+    ]),
     faults,
   });
   for (const [target, errors] of slack.faultTargets) slackFaultTargets.set(target, errors);
