@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { benchChaos, benchCost } from './chaos.ts';
+import { benchFailoverOverhead } from './failover.ts';
 import { benchBurst, benchDispatcherInit, benchDispatchLatency } from './dispatch.ts';
 import { benchBundles, benchHandlerVsFloor, benchInit, benchSandboxRoundTrip } from './webhook.ts';
 import { benchWebhookOnTheWire } from './webhook-wire.ts';
@@ -20,6 +21,7 @@ const sections: (() => Promise<string[]> | string[])[] = [
   benchBurst,
   benchChaos,
   benchCost,
+  benchFailoverOverhead,
 ];
 const output: string[] = [];
 for (const section of sections) {

@@ -388,6 +388,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
 
   const state = async () => ({
     timeScale: config.sandbox.timeScale,
+    /** The simulated durations timeScale multiplies (promote, drain, DNS INSYNC, …), before scaling. */
+    durations: config.sandbox.durations,
     deliveries,
     ...(await twin.state()),
     lambdas: {
