@@ -163,7 +163,7 @@ interface Connection {
 export interface HttpTransportOptions {
   /** Trusted CAs for https origins (a test server, a private endpoint); certificates are always verified. */
   readonly tls?: Pick<ConnectionOptions, 'ca'>;
-  /** Sockets open at once per origin; further calls wait for one to be free. @default 16 */
+  /** Sockets open at once per origin; further calls wait for one to be free (a Lambda container never needs more; the twin runs every container in one process). @default 128 */
   readonly maxSocketsPerOrigin?: number;
 }
 
@@ -186,7 +186,7 @@ class Pool {
       if (!socket.destroyed && socket.writable && !socket.readableEnded) return connection;
       socket.destroy();
     }
-    return this.size < (this.options.maxSocketsPerOrigin ?? 16) ? this.open() : undefined;
+    return this.size < (this.options.maxSocketsPerOrigin ?? 128) ? this.open() : undefined;
   }
 
   open(): Connection {

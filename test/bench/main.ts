@@ -9,22 +9,34 @@ import { benchWebhookOnTheWire } from './webhook-wire.ts';
  * `npm run bench`: figures measured side by side in one run. Absolute times are noisy on a shared
  * 2-core machine; compare the ratios. `npm run bench -- --readme` also writes the output into the
  * README between its bench markers, so the figures there are this run's, word for word.
+ * `--skip chaos,burst` leaves sections out (the chaos run takes many minutes); `--burst-jobs N` sizes
+ * the burst (default 1,000).
  */
-const sections: (() => Promise<string[]> | string[])[] = [
-  benchBundles,
-  benchInit,
-  benchWebhookOnTheWire,
-  benchHandlerVsFloor,
-  benchSandboxRoundTrip,
-  benchDispatcherInit,
-  benchDispatchLatency,
-  benchBurst,
-  benchChaos,
-  benchCost,
-  benchFailoverOverhead,
+const option = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+const skipped = new Set((option('--skip') ?? '').split(',').filter(Boolean));
+const burstJobs = Number(option('--burst-jobs') ?? 1_000);
+const sections: [string, () => Promise<string[]> | string[]][] = [
+  ['bundles', benchBundles],
+  ['init', benchInit],
+  ['wire', benchWebhookOnTheWire],
+  ['floor', benchHandlerVsFloor],
+  ['sandbox', benchSandboxRoundTrip],
+  ['dispatcher-init', benchDispatcherInit],
+  ['latency', benchDispatchLatency],
+  ['burst', () => benchBurst(burstJobs)],
+  ['chaos', benchChaos],
+  ['cost', benchCost],
+  ['failover', benchFailoverOverhead],
 ];
 const output: string[] = [];
-for (const section of sections) {
+for (const [name, section] of sections) {
+  if (skipped.has(name)) {
+    output.push(`(${name}: not run this time, --skip)`, '');
+    continue;
+  }
   const lines = await section();
   for (const line of lines) console.log(line);
   console.log();

@@ -134,19 +134,32 @@ describe('the light JSON client', () => {
     expect(calls).toBe(3);
   });
 
-  it('retries a transaction cancelled by a conflict, never one cancelled by a condition', async () => {
+  it('leaves a transaction cancelled by a conflict or a condition to the caller, keeping one idempotency token per call', async () => {
     const answers = [
       { __type: 'TransactionCanceledException', CancellationReasons: [{ Code: 'TransactionConflict' }] },
       { __type: 'TransactionCanceledException', CancellationReasons: [{ Code: 'ConditionalCheckFailed' }] },
     ];
     const { client, received } = await serve((_request, response) => json(response, 400, answers.shift()));
-    const failure = await client('TransactWriteItems', { TransactItems: [] }).catch(
+    const conflict = await client('TransactWriteItems', { TransactItems: [] }).catch(
       (error: unknown) => error,
     );
+    expect(conflict).toMatchObject({ name: 'TransactionCanceledException' });
+    expect(isConditionFailure(conflict)).toBe(false);
+    const condition = await client('TransactWriteItems', { TransactItems: [] }).catch(
+      (error: unknown) => error,
+    );
+    expect(isConditionFailure(condition)).toBe(true);
     expect(received).toHaveLength(2);
-    expect(isConditionFailure(failure)).toBe(true);
-    // Each try carries the same idempotency token, so a committed-but-unanswered try is not applied twice.
+  });
+
+  it('retries a transaction whose answer was lost with the same idempotency token', async () => {
+    let calls = 0;
+    const { client, received } = await serve((_request, response) =>
+      ++calls === 1 ? json(response, 500, { __type: 'InternalServerError' }) : json(response, 200, {}),
+    );
+    await client('TransactWriteItems', { TransactItems: [] });
     const tokens = received.map((call) => JSON.parse(call.body).ClientRequestToken);
+    expect(tokens).toHaveLength(2);
     expect(new Set(tokens).size).toBe(1);
   });
 
