@@ -7,7 +7,7 @@ import {
 } from './aws-endpoint.ts';
 import { createTwinClock, type TwinClock } from './clock.ts';
 import { createCodeBuildTwin, type CodeBuildTwin } from './codebuild.ts';
-import { startDynamoTwin, tableDefinitions, type DynamoTwin, type TableResource } from './dynamodb.ts';
+import { startDynamoTwin, tableDefinitions, type DynamoTwin } from './dynamodb.ts';
 import { createEc2Twin, type Ec2Twin } from './ec2.ts';
 import { createEventBridgeTwin, type EventBridgeTwin } from './eventbridge.ts';
 import { FaultInjector } from './faults.ts';
@@ -114,34 +114,6 @@ export const OPERATIONS_TABLE = 'OperationsTable';
 export const AUDIT_TABLE = 'AuditTable';
 export const FAILOVER_STATE_MACHINE = 'ghes-failover';
 
-/**
- * The operations tables as the issue-14 contract lays them out, for as long as
- * infra/dynamodb-tables.json does not declare them yet; once it does, its definitions win.
- */
-const OPERATIONS_TABLES: Record<string, TableResource> = {
-  [OPERATIONS_TABLE]: {
-    Type: 'AWS::DynamoDB::Table',
-    Properties: {
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
-    },
-  },
-  [AUDIT_TABLE]: {
-    Type: 'AWS::DynamoDB::Table',
-    Properties: {
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    },
-  },
-};
-
 /** Read once: serverless.yml and infra/resources.yml do not change while tests run. */
 let deployedTiming: ReturnType<typeof readDeployedTiming> | undefined;
 
@@ -163,7 +135,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   const alerts: { at: string; source: string; detail: string }[] = [];
   const { durations } = config.sandbox;
 
-  const dynamo = await startDynamoTwin({ clock, tables: { ...OPERATIONS_TABLES, ...tableDefinitions() } });
+  const dynamo = await startDynamoTwin({ clock, tables: tableDefinitions() });
   const secrets = createSecretsManagerTwin();
   secrets.put(config.github.webhookSecretArn, config.sandbox.secrets.webhook);
   const homeAccount = config.sandbox.accountId;

@@ -1,51 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createJsonClient, dynamoDbSpec, type JsonCall } from '../../../shared/aws/json-client.ts';
 import { AuditWriteError, createDynamoAuditLog } from '../../../shared/operations/audit-log.ts';
-import { faultTargetsOf, startTwinAwsEndpoint, type TwinAwsEndpoint } from '../../twin/aws-endpoint.ts';
-import { startDynamoTwin, type DynamoTwin } from '../../twin/dynamodb.ts';
-import { FaultInjector } from '../../twin/faults.ts';
+import { startDynamoForTest } from '../../support/dynamo.ts';
 
-/** The audit table as the issue-14 contract lays it out: pk `audit#<day>`, sk `<ISO time>#<random>`. */
-const auditTable = {
-  AuditTable: {
-    Type: 'AWS::DynamoDB::Table',
-    Properties: {
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    },
-  },
-};
-
+/** The audit table as serverless.yml deploys it (infra/dynamodb-tables.json), on the twin's DynamoDB. */
 describe('the audit log on DynamoDB', () => {
-  let dynamo: DynamoTwin;
-  let endpoint: TwinAwsEndpoint;
-  let faults: FaultInjector;
-  let call: JsonCall;
+  let db: Awaited<ReturnType<typeof startDynamoForTest>>;
   beforeEach(async () => {
-    dynamo = await startDynamoTwin({ tables: auditTable });
-    faults = new FaultInjector(() => ({ targets: faultTargetsOf([dynamo]) }));
-    endpoint = await startTwinAwsEndpoint([dynamo], faults);
-    call = createJsonClient(dynamoDbSpec, {
-      region: 'eu-west-1',
-      endpoint: endpoint.url,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    db = await startDynamoForTest();
   });
-  afterEach(async () => {
-    await endpoint.close();
-    await dynamo.close();
-  });
+  afterEach(async () => db.close());
 
   const at = new Date('2026-11-30T23:59:59.123Z');
 
   it('keeps who, what, when and the result, under the day and time it happened', async () => {
-    const audit = createDynamoAuditLog(call, 'AuditTable', { random: () => 'a1b2c3d4' });
+    const audit = createDynamoAuditLog(db.call, 'AuditTable', { random: () => 'a1b2c3d4' });
     await audit.record({
       at,
       actor: 'U0OPS0001',
@@ -55,7 +23,7 @@ describe('the audit log on DynamoDB', () => {
       result: 'started',
       channelId: 'C0OPS0001',
     });
-    expect(await dynamo.scan('AuditTable')).toEqual([
+    expect(await db.dynamo.scan('AuditTable')).toEqual([
       {
         pk: 'audit#2026-11-30',
         sk: '2026-11-30T23:59:59.123Z#a1b2c3d4',
@@ -71,7 +39,7 @@ describe('the audit log on DynamoDB', () => {
   });
 
   it('keeps every row of events in the same millisecond, and leaves out fields not given', async () => {
-    const audit = createDynamoAuditLog(call, 'AuditTable');
+    const audit = createDynamoAuditLog(db.call, 'AuditTable');
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         audit.record({
@@ -83,7 +51,7 @@ describe('the audit log on DynamoDB', () => {
         }),
       ),
     );
-    const rows = await dynamo.scan('AuditTable');
+    const rows = await db.dynamo.scan('AuditTable');
     expect(rows).toHaveLength(10);
     expect(new Set(rows.map((r) => r.sk)).size).toBe(10);
     expect(rows[0]).not.toHaveProperty('executionName');
@@ -91,7 +59,7 @@ describe('the audit log on DynamoDB', () => {
   });
 
   it('never overwrites a row, even if the random part repeats: the second write fails loudly', async () => {
-    const audit = createDynamoAuditLog(call, 'AuditTable', { random: () => 'same' });
+    const audit = createDynamoAuditLog(db.call, 'AuditTable', { random: () => 'same' });
     await audit.record({
       at,
       actor: 'U0OPS0001',
@@ -102,11 +70,11 @@ describe('the audit log on DynamoDB', () => {
     await expect(
       audit.record({ at, actor: 'U0OPS0002', action: 'abort', operation: 'failover', result: 'aborted' }),
     ).rejects.toThrow(AuditWriteError);
-    expect((await dynamo.scan('AuditTable')).map((r) => r.actor)).toEqual(['U0OPS0001']);
+    expect((await db.dynamo.scan('AuditTable')).map((r) => r.actor)).toEqual(['U0OPS0001']);
   });
 
   it('cuts a very long result short instead of failing the write', async () => {
-    const audit = createDynamoAuditLog(call, 'AuditTable');
+    const audit = createDynamoAuditLog(db.call, 'AuditTable');
     await audit.record({
       at,
       actor: 'state-machine',
@@ -114,13 +82,13 @@ describe('the audit log on DynamoDB', () => {
       operation: 'failover',
       result: 'x'.repeat(5000),
     });
-    const [row] = await dynamo.scan('AuditTable');
+    const [row] = await db.dynamo.scan('AuditTable');
     expect(String(row!.result)).toHaveLength(1001);
   });
 
   it('throws AuditWriteError naming the entry when DynamoDB refuses the write', async () => {
-    faults.arm({ target: 'dynamodb:PutItem', error: 'ResourceNotFoundException', count: 3 });
-    const audit = createDynamoAuditLog(call, 'AuditTable');
+    db.faults.arm({ target: 'dynamodb:PutItem', error: 'ResourceNotFoundException', count: 3 });
+    const audit = createDynamoAuditLog(db.call, 'AuditTable');
     const error = await audit
       .record({ at, actor: 'U0OPS0001', action: 'request', operation: 'failover', result: 'received' })
       .catch((e: unknown) => e);
