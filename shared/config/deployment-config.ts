@@ -5,6 +5,12 @@ import { describeIssue } from './describe-issue.ts';
 import { eventBridgeCronProblem } from '../maintenance/eventbridge-cron.ts';
 import { arn, nonEmpty, secretArn } from './schema-primitives.ts';
 import { crossCheckOperations, operationsSchema } from './operations-config.ts';
+import {
+  crossCheckInfrastructure,
+  ingressSchema,
+  kmsSchema,
+  networkSchema,
+} from './infrastructure-config.ts';
 
 /**
  * One YAML file describes a deployment: the GHES it serves, the GitHub App, and the runner pools.
@@ -196,6 +202,12 @@ export const deploymentConfigSchema = z.strictObject({
   notifications: z._default(z.array(notificationRuleSchema), []),
   /** GHES operations from Slack (failover); needs `slack`. */
   operations: z.optional(operationsSchema),
+  /** The VPC the GHES-facing functions run in; absent: no VPC (shared/config/infrastructure-config.ts). */
+  network: z.optional(networkSchema),
+  /** How GHES reaches the webhook. @default { mode: public } */
+  ingress: z._default(ingressSchema, { mode: 'public' }),
+  /** Customer-managed KMS keys; absent: AWS-managed keys. */
+  kms: z.optional(kmsSchema),
 });
 
 export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
@@ -360,4 +372,5 @@ export const parseDeploymentConfig = (text: string, source: string): DeploymentC
     ...crossCheckPools(config.pools),
     ...crossCheckNotifications(config),
     ...crossCheckOperations(config.operations, config.slack !== undefined),
+    ...crossCheckInfrastructure(config),
   ]);
