@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
  * Requests as Slack sends them to the app: form-encoded, with `X-Slack-Request-Timestamp` and
  * `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:<timestamp>:<body>">` under the app's signing
  * secret. Written from Slack's documentation, independently of the product's verifier; a unit test
- * checks it reproduces Slack's own worked example (test/fixtures/slack/signature.json).
+ * checks it reproduces Slack's own worked example (test/vectors/slack/signature.json).
  */
 export interface SlackRequest {
   readonly headers: Record<string, string>;

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 
 /**
  * What the simulated GHES appliances print: the test vectors (byte-exact copies of
- * ../shared/test-vectors/ghes in test/fixtures/ghes), so the product's parsers meet in the sandbox
+ * ../shared/test-vectors/ghes in test/vectors/ghes), so the product's parsers meet in the sandbox
  * the text they are tested against. Where no vector exists (`ghe-maintenance` itself prints little;
  * a refused promote), the lines are the twin's own and say so in a comment.
  */
-const fixture = (file: string) => readFileSync(new URL(`../fixtures/ghes/${file}`, import.meta.url), 'utf8');
+const fixture = (file: string) => readFileSync(new URL(`../vectors/ghes/${file}`, import.meta.url), 'utf8');
 
 export type ReplicationHealth = 'ok' | 'catching-up' | 'critical' | 'not-running';
 export const REPLICATION_HEALTHS: readonly ReplicationHealth[] = [

@@ -28,8 +28,7 @@ const DOCUMENTS: DocumentNames = {
   'ghe-maintenance': 'ghes-cp-prod-ghes-maintenance',
   'ghe-maintenance-status': 'ghes-cp-prod-ghes-maintenance-status',
 };
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 
 const ssmError = (name: string) =>
   new SSMServiceException({ name, $fault: 'client', $metadata: {}, message: `${name} (test)` });

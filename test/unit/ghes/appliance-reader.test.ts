@@ -13,8 +13,7 @@ import type { ApplianceCommand } from '../../../shared/ghes/commands.ts';
 import { ManageApiError, type ManageApi, type ManageApiPath } from '../../../shared/ghes/manage-api.ts';
 
 /** The facade the failover's tasks call: Manage API when configured, SSM otherwise. */
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 
 const replica: ApplianceConfig = {
   name: 'ghes-replica',

@@ -12,8 +12,7 @@ import { isServing, probeStatus } from '../../../shared/ghes/status-probe.ts';
  * The Manage API client and the /status probe against real loopback HTTP(S) servers: status codes,
  * a server that never answers, a closed port, and TLS from an internal CA on an address.
  */
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:ghes-manage';
 
 let cleanups: (() => Promise<void>)[] = [];

@@ -7,8 +7,7 @@ import {
   parseManageMaintenance,
 } from '../../../shared/ghes/maintenance-status.ts';
 
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 const body = () => JSON.parse(vector('manage-api-maintenance.json'));
 
 describe('Manage API /manage/v1/maintenance', () => {

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePromoteOutput } from '../../../shared/ghes/repl-promote.ts';
 
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 
 describe('ghe-repl-promote output', () => {
   it('reads the 2.x success: promoted, success line seen, the four phases in order', () => {

@@ -6,8 +6,7 @@ import {
 } from '../../../shared/ghes/replication-status.ts';
 
 /** GHES vectors, byte-identical copies of the workspace's shared test vectors (provenance and exit codes: test/vectors/README.md). */
-const vector = (name: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${name}`, import.meta.url), 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../../vectors/ghes/${name}`, import.meta.url), 'utf8');
 
 describe('ghe-repl-status output', () => {
   it('calls the healthy 3.6 replica promotable: exit 0 and nine channels OK', () => {

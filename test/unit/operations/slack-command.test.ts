@@ -95,7 +95,7 @@ describe('/ghes: what is refused before anything happens', () => {
 
   it("passes Slack's own signed example at its timestamp, and refuses it at the real now", async () => {
     const vector = JSON.parse(
-      readFileSync(new URL('../../fixtures/slack/signature.json', import.meta.url), 'utf8'),
+      readFileSync(new URL('../../vectors/slack/signature.json', import.meta.url), 'utf8'),
     ) as { signingSecret: string; timestamp: string; body: string; signature: string };
     const request = {
       headers: { 'x-slack-signature': vector.signature, 'x-slack-request-timestamp': vector.timestamp },

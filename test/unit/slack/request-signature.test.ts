@@ -4,9 +4,9 @@ import { verifySlackSignature } from '../../../shared/slack/request-signature.ts
 import { RejectedRequestError } from '../../../shared/http/errors.ts';
 import { signSlackRequest, slackSignature } from '../../support/slack-requests.ts';
 
-/** Slack's worked example from "Verifying requests from Slack", an exact copy in test/fixtures/. */
+/** Slack's worked example from "Verifying requests from Slack", an exact copy in test/vectors/slack/. */
 const vector = JSON.parse(
-  readFileSync(new URL('../../fixtures/slack/signature.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../vectors/slack/signature.json', import.meta.url), 'utf8'),
 ) as {
   signingSecret: string;
   timestamp: string;

@@ -16,8 +16,7 @@ import { COMMAND_OUTPUT_BUCKET, MANAGE_API_PASSWORD, startTwin, type Twin } from
  * running the real GHES documents (infra/ssm-ghes-*.yaml), plus their `/status` and Manage API over
  * loopback HTTP. Time runs at 0.01: promote 1.8 s, drain 0.6 s, catch-up 1.2 s.
  */
-const vector = (file: string) =>
-  readFileSync(new URL(`../../fixtures/ghes/${file}`, import.meta.url), 'utf8');
+const vector = (file: string) => readFileSync(new URL(`../../vectors/ghes/${file}`, import.meta.url), 'utf8');
 const PRIMARY = 'i-0a1b2c3d4e5f60001';
 const REPLICA = 'i-0a1b2c3d4e5f60002';
 
