@@ -80,6 +80,12 @@ const httpApiEvent = (delivery: SignedDelivery, sourceIp: string): APIGatewayPro
     rawQueryString: '',
     headers: { ...delivery.headers, 'x-forwarded-for': GHES_ADDRESS },
     requestContext: {
+      accountId: '111122223333',
+      apiId: 'hooks',
+      domainName: 'hooks.example.com',
+      domainPrefix: 'hooks',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
       http: {
         method: 'POST',
         path: '/github/webhook',
