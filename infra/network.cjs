@@ -360,6 +360,12 @@ const webhookUrl = (current) => {
 module.exports.resources = () => {
   const net = network();
   const current = ingress();
+  // `npm run package` validates the config first (scripts/check-config.ts); a bare `osls package`
+  // does not, so the two rules the resources below rely on are held here too.
+  if (current.mode === 'private' && !net)
+    throw new Error('ingress.mode private: needs network: (the load balancer lives in the VPC)');
+  if (net?.endpoints === 'create' && !net.routeTableIds)
+    throw new Error('network.routeTableIds: required with endpoints: create');
   const parts = [
     { Resources: {}, Outputs: {} },
     ...(net ? [{ Resources: { VpcNetworkInterfacePolicy: networkInterfacePolicy(net) } }] : []),
