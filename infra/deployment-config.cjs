@@ -30,7 +30,6 @@ module.exports.webhookSecretArns = () => secretResources(load().github.webhookSe
 /** Roles of pools whose capacity lives in another account: the dispatcher may assume only these. */
 const assumableRoles = () => [...new Set((load().pools ?? []).map((pool) => pool.roleArn).filter(Boolean))];
 module.exports.dispatcherAssumableRoles = assumableRoles;
-module.exports.hasCrossAccountPools = () => String(assumableRoles().length > 0);
 
 /** The Slack bot token, for the deploy notifier; none when no `slack:` block is configured. */
 const slackSecretArns = () => {
@@ -38,4 +37,46 @@ const slackSecretArns = () => {
   return slack?.botTokenSecretArn ? secretResources(slack.botTokenSecretArn) : [];
 };
 module.exports.slackSecretArns = slackSecretArns;
-module.exports.hasSlack = () => String(slackSecretArns().length > 0);
+
+const policy = (name, role, statement) => ({
+  Type: 'AWS::IAM::Policy',
+  Properties: {
+    PolicyName: name,
+    Roles: [{ Ref: role }],
+    PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', ...statement }] },
+  },
+});
+
+/**
+ * Policies that exist only when the config asks for them. Shaped here rather than behind
+ * CloudFormation conditions: a condition on a value known at package time is a constant, which
+ * cfn-lint rightly flags (W8003), and the template should say what is deployed.
+ */
+module.exports.optionalPolicies = () => {
+  const roles = assumableRoles();
+  const slack = slackSecretArns();
+  return {
+    // Only when a pool names a roleArn: the dispatcher may assume exactly those roles.
+    ...(roles.length > 0
+      ? {
+          RunnerDispatcherCrossAccountPolicy: policy(
+            'runner-dispatcher-cross-account',
+            'RunnerDispatcherRole',
+            {
+              Action: 'sts:AssumeRole',
+              Resource: roles,
+            },
+          ),
+        }
+      : {}),
+    // Only with a `slack:` block: the bot token's secret, and nothing else.
+    ...(slack.length > 0
+      ? {
+          DeployNotifierSlackPolicy: policy('deploy-notifier-slack-token', 'DeployNotifierRole', {
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: slack,
+          }),
+        }
+      : {}),
+  };
+};

@@ -1,5 +1,6 @@
 import { ConfigError } from '../http/errors.ts';
 import type { AwsConnection } from '../aws/json-client.ts';
+import { parseCidrList } from '../http/source-address.ts';
 
 /**
  * The only place that reads `process.env`. Every Lambda gets its wiring (tables, bus, secret ARNs)
@@ -46,16 +47,23 @@ export interface WebhookIntakeEnv {
   readonly eventBusName: string;
   /** Secrets Manager secret holding the webhook secret, or `{"current":…,"previous":…}` while rotating. */
   readonly webhookSecretArn: string;
+  /**
+   * WEBHOOK_ALLOWED_SOURCE_CIDRS (`ingress.allowedSourceCidrs`, comma-separated): only these senders
+   * may deliver. Absent: any sender (the signature still decides).
+   */
+  readonly allowedSourceCidrs?: readonly string[];
 }
 
 export const readWebhookIntakeEnv = (env: Env = process.env): WebhookIntakeEnv => {
   const v = required(env, ['DELIVERIES_TABLE', 'JOBS_TABLE', 'EVENT_BUS_NAME', 'WEBHOOK_SECRET_ARN']);
+  const allowed = parseCidrList(env.WEBHOOK_ALLOWED_SOURCE_CIDRS);
   return {
     aws: readAwsConnection(env),
     deliveriesTable: v.DELIVERIES_TABLE!,
     jobsTable: v.JOBS_TABLE!,
     eventBusName: v.EVENT_BUS_NAME!,
     webhookSecretArn: v.WEBHOOK_SECRET_ARN!,
+    ...(allowed ? { allowedSourceCidrs: allowed } : {}),
   };
 };
 

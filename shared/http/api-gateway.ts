@@ -4,6 +4,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 export interface RawRequest {
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
+  /** The address the front door (API Gateway, the load balancer) took the connection from. */
+  readonly sourceIp?: string;
 }
 
 export interface JsonResponse {
@@ -21,7 +23,13 @@ export const fromApiGatewayV2 = (event: APIGatewayProxyEventV2): RawRequest => {
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
   const raw = event.body ?? '';
-  return { headers, body: Buffer.from(raw, event.isBase64Encoded ? 'base64' : 'utf8') };
+  // The TCP peer API Gateway saw; not a header, which a client could write.
+  const sourceIp = event.requestContext?.http?.sourceIp;
+  return {
+    headers,
+    body: Buffer.from(raw, event.isBase64Encoded ? 'base64' : 'utf8'),
+    ...(sourceIp ? { sourceIp } : {}),
+  };
 };
 
 export const toApiGatewayResult = (response: JsonResponse): APIGatewayProxyStructuredResultV2 => ({

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createJsonClient, dynamoDbSpec, eventBridgeSpec, secretsManagerSpec } from '../aws/json-client.ts';
 import { readWebhookIntakeEnv } from '../config/runtime-env.ts';
+import { createSourceAllowList } from '../http/source-address.ts';
 import { createEventBridgePublisher } from '../events/event-publisher.ts';
 import { createDynamoDeliveryRecorder } from './delivery-recorder.ts';
 import { createWebhookIntake, type WebhookIntake } from './receive-webhook.ts';
@@ -18,6 +19,10 @@ export const createIntakeFromEnv = (logger: WebhookIntakeLogger): WebhookIntake 
     recorder: createDynamoDeliveryRecorder(dynamo, { deliveries: env.deliveriesTable, jobs: env.jobsTable }),
     publisher: createEventBridgePublisher(createJsonClient(eventBridgeSpec, env.aws), env.eventBusName),
     logger,
+    // Built at cold start: a malformed block fails the deployment's first invocation, loudly.
+    ...(env.allowedSourceCidrs
+      ? { allowedSources: createSourceAllowList(env.allowedSourceCidrs, 'WEBHOOK_ALLOWED_SOURCE_CIDRS') }
+      : {}),
   });
 };
 

@@ -4,6 +4,7 @@ import type { JsonResponse, RawRequest } from '../http/api-gateway.ts';
 import type { EventPublisher } from '../events/event-publisher.ts';
 import type { DeliveryRecorder } from './delivery-recorder.ts';
 import type { WebhookSecretSource } from './webhook-secrets.ts';
+import type { SourceAllowList } from '../http/source-address.ts';
 import { toWorkflowJobDetail } from '../events/control-plane-events.ts';
 import { verifyGithubSignature } from './signature.ts';
 import { webhookJson } from './webhook-body.ts';
@@ -21,6 +22,8 @@ export interface WebhookIntakeDeps {
   readonly publisher: EventPublisher;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error' | 'appendKeys'>;
   readonly now?: () => Date;
+  /** `ingress.allowedSourceCidrs`: other senders get 403 before anything else happens. Absent: any sender. */
+  readonly allowedSources?: SourceAllowList;
 }
 
 export interface WebhookIntake {
@@ -32,7 +35,14 @@ export const createWebhookIntake = (deps: WebhookIntakeDeps): WebhookIntake => {
   const now = deps.now ?? (() => new Date());
   const { logger } = deps;
 
-  const handle = async ({ headers, body }: RawRequest): Promise<JsonResponse> => {
+  const handle = async ({ headers, body, sourceIp }: RawRequest): Promise<JsonResponse> => {
+    // First of all: a sender outside the allow-list costs no secret read, no parse, no write.
+    if (deps.allowedSources && !deps.allowedSources.allows(sourceIp)) {
+      throw new RejectedRequestError(
+        403,
+        `source address ${sourceIp ?? '(unknown)'} may not deliver webhooks`,
+      );
+    }
     if (body.length > MAX_BODY_BYTES) {
       throw new RejectedRequestError(
         413,

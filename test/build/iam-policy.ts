@@ -34,6 +34,12 @@ export interface Deployment {
 export const resolveValue = (value: unknown, at: Deployment): string => {
   if (typeof value === 'string') return value;
   const intrinsic = value as Record<string, unknown>;
+  const pseudoRef = {
+    'AWS::Partition': at.partition,
+    'AWS::Region': at.region,
+    'AWS::AccountId': at.account,
+  }[intrinsic.Ref as string];
+  if (pseudoRef !== undefined) return pseudoRef;
   if (typeof intrinsic['Fn::Sub'] === 'string') {
     const pseudo: Record<string, string> = {
       'AWS::Partition': at.partition,
@@ -118,3 +124,21 @@ export const statementsOf = (
 /** Whether any statement of the role allows the call. */
 export const roleAllows = (statements: readonly Statement[], request: CallRequest, at: Deployment) =>
   statements.some((statement) => allows(statement, request, at));
+
+/**
+ * The statements that apply to a role: its inline policies and every stand-alone AWS::IAM::Policy
+ * that names it in `Roles` (the cross-account, Slack-token and VPC network-interface policies).
+ */
+export const attachedStatementsOf = (
+  resources: Record<string, { Type?: string; Properties?: Record<string, unknown> }>,
+  role: string,
+): Statement[] => [
+  ...statementsOf(resources, role),
+  ...Object.values(resources)
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' &&
+        (resource.Properties?.Roles as { Ref?: string }[] | undefined)?.some((ref) => ref.Ref === role),
+    )
+    .flatMap((resource) => (resource.Properties!.PolicyDocument as { Statement: Statement[] }).Statement),
+];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readDispatcherEnv } from '../../../shared/config/runtime-env.ts';
+import { readDispatcherEnv, readWebhookIntakeEnv } from '../../../shared/config/runtime-env.ts';
 
 /** The dispatcher's environment as serverless.yml sets it (values for a test, not a deployment). */
 const dispatcherEnv = (extra: Record<string, string> = {}) => ({
@@ -62,5 +62,32 @@ describe("the dispatcher's environment", () => {
     expect(() => readDispatcherEnv(dispatcherEnv({ DISPATCHER_TIMEOUT_SECONDS: 'thirty' }))).toThrow(
       'DISPATCHER_TIMEOUT_SECONDS: expected a positive number, got "thirty"',
     );
+  });
+});
+
+describe("the webhook's environment", () => {
+  const webhookEnv = (extra: Record<string, string> = {}) => ({
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'key',
+    AWS_SECRET_ACCESS_KEY: 'secret',
+    DELIVERIES_TABLE: 'deliveries',
+    JOBS_TABLE: 'jobs',
+    EVENT_BUS_NAME: 'bus',
+    WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:hook',
+    ...extra,
+  });
+
+  it('reads the allow-list (ingress.allowedSourceCidrs) when serverless.yml sets it', () => {
+    const env = readWebhookIntakeEnv(
+      webhookEnv({ WEBHOOK_ALLOWED_SOURCE_CIDRS: '10.0.0.0/8,2001:db8::/32' }),
+    );
+    expect(env.allowedSourceCidrs).toEqual(['10.0.0.0/8', '2001:db8::/32']);
+  });
+
+  it('has no allow-list when the variable is absent or blank: any sender, the signature decides', () => {
+    expect(readWebhookIntakeEnv(webhookEnv()).allowedSourceCidrs).toBeUndefined();
+    expect(
+      readWebhookIntakeEnv(webhookEnv({ WEBHOOK_ALLOWED_SOURCE_CIDRS: ' ' })).allowedSourceCidrs,
+    ).toBeUndefined();
   });
 });
