@@ -118,3 +118,21 @@ export const statementsOf = (
 /** Whether any statement of the role allows the call. */
 export const roleAllows = (statements: readonly Statement[], request: CallRequest, at: Deployment) =>
   statements.some((statement) => allows(statement, request, at));
+
+/**
+ * A role's statements with those of the AWS::IAM::Policy resources attached to it (`Roles: [Ref]`),
+ * as IAM evaluates them together: the KMS statements are attached that way (infra/kms.cjs).
+ */
+export const attachedStatementsOf = (
+  resources: Record<string, { Type?: string; Properties?: Record<string, unknown> }>,
+  role: string,
+): Statement[] => [
+  ...statementsOf(resources, role),
+  ...Object.values(resources)
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' &&
+        ((resource.Properties?.Roles ?? []) as { Ref?: string }[]).some((ref) => ref.Ref === role),
+    )
+    .flatMap((resource) => (resource.Properties!.PolicyDocument as { Statement: Statement[] }).Statement),
+];
