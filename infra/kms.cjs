@@ -54,9 +54,12 @@ module.exports.parametersKeyArn = () => keys()?.parameters ?? null;
 
 // ---- what the stack declares ---------------------------------------------------------------------
 
-/** Function name → the logical id of the log group serverless creates for it (its naming rule). */
-const logGroupId = (name) =>
-  `${name.charAt(0).toUpperCase()}${name.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LogGroup`;
+/** Function name → serverless's logical id prefix for it (its naming rule: runner-dispatcher → RunnerDashdispatcher). */
+const normalized = (name) =>
+  `${name.charAt(0).toUpperCase()}${name.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}`;
+/** The log group serverless creates for a function. */
+const logGroupId = (name) => `${normalized(name)}LogGroup`;
+const functionId = (name) => `${normalized(name)}LambdaFunction`;
 
 /** Resources of the files serverless.yml lists under `resources`, by logical id. */
 const declaredResources = (serverless) => {
@@ -245,7 +248,13 @@ module.exports.resources = async ({ resolveVariable }) => {
       extensions[logGroupId(name)] = { Properties: { KmsKeyId: k.logs } };
 
   const Resources = {};
-  for (const [role, statements] of Object.entries(roleStatements(k, config, prefix))) {
+  const statementsByRole = roleStatements(k, config, prefix);
+  // A function waits for its role's KMS policy, so its first invocation (or the queue poller's first
+  // receive) already has the key.
+  for (const [name, fn] of Object.entries(serverless.functions ?? {}))
+    if (fn?.role && statementsByRole[fn.role])
+      extensions[functionId(name)] = { DependsOn: [policyId(fn.role)] };
+  for (const [role, statements] of Object.entries(statementsByRole)) {
     Resources[policyId(role)] = {
       Type: 'AWS::IAM::Policy',
       Properties: {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { attachedStatementsOf, roleAllows, type CallRequest, type Statement } from './iam-policy.ts';
 import { cfnLint, hasCfnLint, packageWithConfig, type PackagedTemplate } from './packaged-template.ts';
 
@@ -126,16 +126,16 @@ describe('customer-managed keys in the packaged template', () => {
     const KEY = key(1);
     const OTHER = key(9);
     const stage = 'kmsone';
-    let packaged: PackagedTemplate | undefined;
-    const template = () => (packaged ??= packageWithConfig(stage, withKms(`  keyArn: ${KEY}\n`)));
+    let packaged: PackagedTemplate;
+    // One `osls package` for the whole block (~10 s alone, over a minute on a busy machine).
+    beforeAll(() => {
+      packaged = packageWithConfig(stage, withKms(`  keyArn: ${KEY}\n`));
+    }, 240_000);
+    const template = () => packaged;
 
-    it(
-      'puts every table, queue, topic, log group and the output bucket under the key',
-      { timeout: 240_000 },
-      () => {
-        expectEncryption(template(), { tables: KEY, queues: KEY, topic: KEY, logs: KEY, bucket: KEY });
-      },
-    );
+    it('puts every table, queue, topic, log group and the output bucket under the key', () => {
+      expectEncryption(template(), { tables: KEY, queues: KEY, topic: KEY, logs: KEY, bucket: KEY });
+    });
 
     it('hands the key to the functions that write runner parameters, and to no other', () => {
       const writers = [
@@ -225,11 +225,30 @@ describe('customer-managed keys in the packaged template', () => {
       for (const role of untouched) expect(kmsActionsOf(t, role), role).toEqual([]);
     });
 
-    it.skipIf(!hasCfnLint)('passes cfn-lint with no error and no warning of ours', () => {
-      const { errors, ownWarnings } = cfnLint(template());
-      expect(errors).toEqual([]);
-      expect(withoutKnownConstantConditions(ownWarnings)).toEqual([]);
+    it("creates each function after its role's KMS policy, so no first call runs without the key", () => {
+      const t = template();
+      for (const [id, fn] of resourcesOf(t, 'AWS::Lambda::Function')) {
+        const role = (fn.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        const policies = resourcesOf(t, 'AWS::IAM::Policy')
+          .filter(([, p]) => (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+          .map(([policy]) => policy)
+          .filter((policy) => policy.endsWith('KmsPolicy'));
+        expect(policies.length, id).toBe(NEEDS_KMS.has(role) ? 1 : 0);
+        expect((t.Resources[id] as { DependsOn?: string[] }).DependsOn ?? [], id).toEqual(
+          expect.arrayContaining(policies),
+        );
+      }
     });
+
+    it.skipIf(!hasCfnLint)(
+      'passes cfn-lint with no error and no warning of ours',
+      { timeout: 120_000 },
+      () => {
+        const { errors, ownWarnings } = cfnLint(template());
+        expect(errors).toEqual([]);
+        expect(withoutKnownConstantConditions(ownWarnings)).toEqual([]);
+      },
+    );
   });
 
   describe('a key per resource (keyArn for the rest)', () => {
@@ -237,9 +256,9 @@ describe('customer-managed keys in the packaged template', () => {
       1, 2, 3, 4, 5, 6, 7, 8,
     ].map(key);
     const stage = 'kmseach';
-    let packaged: PackagedTemplate | undefined;
-    const template = () =>
-      (packaged ??= packageWithConfig(
+    let packaged: PackagedTemplate;
+    beforeAll(() => {
+      packaged = packageWithConfig(
         stage,
         withKms(
           [
@@ -253,24 +272,22 @@ describe('customer-managed keys in the packaged template', () => {
             '',
           ].join('\n'),
         ),
-      ));
+      );
+    }, 240_000);
+    const template = () => packaged;
 
-    it(
-      'puts each kind of resource under its own key, and the topic under keyArn',
-      { timeout: 240_000 },
-      () => {
-        expectEncryption(template(), {
-          tables: TABLES!,
-          queues: QUEUES!,
-          topic: DEFAULT!,
-          logs: LOGS!,
-          bucket: BUCKET!,
-        });
-        expect(variablesOf(template(), 'RunnerDashdispatcherLambdaFunction').RUNNER_PARAMETER_KEY_ARN).toBe(
-          PARAMETERS,
-        );
-      },
-    );
+    it('puts each kind of resource under its own key, and the topic under keyArn', () => {
+      expectEncryption(template(), {
+        tables: TABLES!,
+        queues: QUEUES!,
+        topic: DEFAULT!,
+        logs: LOGS!,
+        bucket: BUCKET!,
+      });
+      expect(variablesOf(template(), 'RunnerDashdispatcherLambdaFunction').RUNNER_PARAMETER_KEY_ARN).toBe(
+        PARAMETERS,
+      );
+    });
 
     it('grants each use on its own key only', () => {
       const t = template();
@@ -311,11 +328,15 @@ describe('customer-managed keys in the packaged template', () => {
       for (const serviceKey of [TABLES!, LOGS!]) expect(statements).not.toContain(serviceKey);
     });
 
-    it.skipIf(!hasCfnLint)('passes cfn-lint with no error and no warning of ours', () => {
-      const { errors, ownWarnings } = cfnLint(template());
-      expect(errors).toEqual([]);
-      expect(withoutKnownConstantConditions(ownWarnings)).toEqual([]);
-    });
+    it.skipIf(!hasCfnLint)(
+      'passes cfn-lint with no error and no warning of ours',
+      { timeout: 120_000 },
+      () => {
+        const { errors, ownWarnings } = cfnLint(template());
+        expect(errors).toEqual([]);
+        expect(withoutKnownConstantConditions(ownWarnings)).toEqual([]);
+      },
+    );
   });
 
   it('adds nothing to the template without kms: (AWS-managed keys, as before)', async () => {
@@ -337,6 +358,7 @@ describe('customer-managed keys in the packaged template', () => {
 
   it.skipIf(!hasCfnLint)(
     'ships a key template (infra/templates/kms-key.yml) cfn-lint finds nothing in',
+    { timeout: 120_000 },
     () => {
       const { errors, ownWarnings } = cfnLint('infra/templates/kms-key.yml');
       expect(errors).toEqual([]);
