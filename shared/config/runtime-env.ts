@@ -18,6 +18,22 @@ const required = (env: Env, keys: readonly string[]): Record<string, string> => 
   return Object.fromEntries(keys.map((key) => [key, env[key]!.trim()]));
 };
 
+/**
+ * The customer-managed key the runners' SecureString parameters are encrypted with
+ * (`kms.parameters ?? kms.keyArn` in the deployment config, set by serverless.yml). Absent: Parameter
+ * Store's AWS-managed key (aws/ssm). A key ARN, never an alias: the IAM statements that let the runners
+ * decrypt name the key ARN (shared/config/infrastructure-config.ts says why).
+ */
+const optionalKeyArn = (env: Env, key: string): { runnerParameterKeyArn?: string } => {
+  const value = env[key]?.trim();
+  if (!value) return {};
+  if (!/^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(value))
+    throw new ConfigError(
+      `${key}: expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${value}"`,
+    );
+  return { runnerParameterKeyArn: value };
+};
+
 const positiveNumber = (env: Env, key: string, fallback: number): number => {
   if (!env[key]) return fallback;
   const value = Number(env[key]);
@@ -79,6 +95,8 @@ export interface DispatcherEnv {
   readonly runnerParameterPrefix: string;
   /** `arn:<partition>:ec2:<region>:<account>:instance/`: an instance's parameter is tagged with its ARN. */
   readonly runnerInstanceArnPrefix: string;
+  /** RUNNER_PARAMETER_KEY_ARN: the KMS key runner credentials are written with; absent: aws/ssm. */
+  readonly runnerParameterKeyArn?: string;
   /**
    * How long a dispatcher holds a job it is launching: longer than the function's timeout (a lease
    * that ran out under a live invocation lets a second dispatcher launch for the same job), shorter
@@ -121,6 +139,7 @@ export const readDispatcherEnv = (env: Env = process.env): DispatcherEnv => {
     deploymentConfig: v.DEPLOYMENT_CONFIG!,
     runnerInstanceArnPrefix: v.RUNNER_INSTANCE_ARN_PREFIX!,
     runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
+    ...optionalKeyArn(env, 'RUNNER_PARAMETER_KEY_ARN'),
     dispatchLeaseSeconds: dispatchLease(env),
   };
 };
@@ -159,6 +178,8 @@ export interface PoolMaintenanceEnv {
   /** The dispatcher's: the maintenance marker goes where a job's credentials would. */
   readonly runnerParameterPrefix: string;
   readonly runnerInstanceArnPrefix: string;
+  /** The dispatcher's key, for the same parameters (RUNNER_PARAMETER_KEY_ARN); absent: aws/ssm. */
+  readonly runnerParameterKeyArn?: string;
   /** The SSM Command document (infra/ssm-pool-maintenance.yaml) as deployed. */
   readonly documentName: string;
 }
@@ -177,6 +198,7 @@ export const readPoolMaintenanceEnv = (env: Env = process.env): PoolMaintenanceE
     deploymentConfig: v.DEPLOYMENT_CONFIG!,
     runnerParameterPrefix: v.RUNNER_PARAMETER_PREFIX!.replace(/\/$/, ''),
     runnerInstanceArnPrefix: v.RUNNER_INSTANCE_ARN_PREFIX!,
+    ...optionalKeyArn(env, 'RUNNER_PARAMETER_KEY_ARN'),
     documentName: v.MAINTENANCE_DOCUMENT_NAME!,
   };
 };

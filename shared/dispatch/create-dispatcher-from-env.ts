@@ -69,6 +69,7 @@ export const createDispatcherWiring = async (
           leases,
           parameterPrefix: env.runnerParameterPrefix,
           homeInstanceArnPrefix: env.runnerInstanceArnPrefix,
+          ...(env.runnerParameterKeyArn ? { homeParameterKeyArn: env.runnerParameterKeyArn } : {}),
         }),
       );
       providersByRole.set(key, found);

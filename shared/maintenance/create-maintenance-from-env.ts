@@ -29,7 +29,10 @@ export const createMaintenanceFromEnv = (logger: Pick<Logger, 'info' | 'error'>)
       ec2: aws.ec2,
       ssm: aws.ssm,
       leases,
-      credentials: createSsmCredentialsStore(aws.ssm),
+      credentials: createSsmCredentialsStore(
+        aws.ssm,
+        env.runnerParameterKeyArn ? { keyId: env.runnerParameterKeyArn } : {},
+      ),
       parameterPrefix: env.runnerParameterPrefix,
       instanceArn: (instanceId) => `${env.runnerInstanceArnPrefix}${instanceId}`,
     }),

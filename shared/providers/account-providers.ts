@@ -25,10 +25,19 @@ export const createAccountProviders = (options: {
   readonly parameterPrefix: string;
   /** `arn:<partition>:ec2:<region>:<account>:instance/` of the dispatcher's own account. */
   readonly homeInstanceArnPrefix: string;
+  /** The customer-managed key for the home account's runner parameters (kms.parameters). */
+  readonly homeParameterKeyArn?: string;
 }): AccountProviders => {
   const { connection, roleArn, parameterPrefix } = options;
   const aws = createAwsClients(connection, roleArn);
-  const credentials = createSsmCredentialsStore(aws.ssm);
+  // Only the home account's parameters take the configured key. A pool with a roleArn writes its
+  // parameters into the other account, whose runners read them with that account's roles: our key
+  // would have to trust them (and their account's admins could not manage it), so their Parameter
+  // Store keeps its own default key there, as the other account's owner decides.
+  const credentials = createSsmCredentialsStore(
+    aws.ssm,
+    !roleArn && options.homeParameterKeyArn ? { keyId: options.homeParameterKeyArn } : {},
+  );
   const instanceArnPrefix = roleArn
     ? `arn:${accountOfRole(roleArn).partition}:ec2:${connection.region}:${accountOfRole(roleArn).account}:instance/`
     : options.homeInstanceArnPrefix;

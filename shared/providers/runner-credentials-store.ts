@@ -22,7 +22,17 @@ export interface CredentialsStore {
 /** The tag the runner instance role's policy compares with the caller's instance ARN. */
 export const INSTANCE_ARN_TAG = 'ghes-cp:instance-arn';
 
-export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
+/**
+ * `keyId`: the customer-managed KMS key to encrypt with (a key ARN); none: Parameter Store's
+ * AWS-managed key aws/ssm, which every principal of the account may decrypt through Parameter Store.
+ */
+export const createSsmCredentialsStore = (
+  ssm: SSMClient,
+  options: { readonly keyId?: string } = {},
+): CredentialsStore => {
+  // On every write, overwrites included: a PutParameter without KeyId would re-encrypt the value
+  // under aws/ssm.
+  const encryption = options.keyId ? { KeyId: options.keyId } : {};
   const remove = async (name: string) => {
     try {
       await ssm.send(new DeleteParameterCommand({ Name: name }));
@@ -38,6 +48,7 @@ export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
           new PutParameterCommand({
             Name: name,
             Type: 'SecureString',
+            ...encryption,
             Value: value,
             Overwrite: true, // a retried dispatch replaces the credentials of its failed attempt
           }),
@@ -53,6 +64,7 @@ export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
           new PutParameterCommand({
             Name: name,
             Type: 'SecureString',
+            ...encryption,
             Value: value,
             Tags: [{ Key: INSTANCE_ARN_TAG, Value: options.readableBy }],
           }),
@@ -61,7 +73,13 @@ export const createSsmCredentialsStore = (ssm: SSMClient): CredentialsStore => {
         if ((error as Error).name !== 'ParameterAlreadyExists') throw error;
         // Deleted meanwhile, this re-creates it untagged: then no instance may read it (fails closed).
         await ssm.send(
-          new PutParameterCommand({ Name: name, Type: 'SecureString', Value: value, Overwrite: true }),
+          new PutParameterCommand({
+            Name: name,
+            Type: 'SecureString',
+            ...encryption,
+            Value: value,
+            Overwrite: true,
+          }),
         );
       }
     },

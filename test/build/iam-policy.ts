@@ -127,7 +127,7 @@ export const roleAllows = (statements: readonly Statement[], request: CallReques
 
 /**
  * The statements that apply to a role: its inline policies and every stand-alone AWS::IAM::Policy
- * that names it in `Roles` (the cross-account, Slack-token and VPC network-interface policies).
+ * that names it in `Roles` (the cross-account, Slack-token, VPC network-interface and KMS policies).
  */
 export const attachedStatementsOf = (
   resources: Record<string, { Type?: string; Properties?: Record<string, unknown> }>,

@@ -11,6 +11,19 @@ export interface SsmParametersTwin extends TwinAwsService {
   take(name: string, options: { account: string; asInstance?: string }): string | undefined;
   tags(name: string, account: string): Readonly<Record<string, string>> | undefined;
   names(): string[];
+  /**
+   * Every PutParameter that succeeded, in order, without its value: the KMS key it was encrypted
+   * with is `KeyId` as given, or Parameter Store's default `alias/aws/ssm` for a SecureString
+   * written without one (as Parameter Store does, an overwrite included).
+   */
+  writes(): readonly ParameterWrite[];
+}
+
+export interface ParameterWrite {
+  readonly account: string;
+  readonly name: string;
+  readonly type: string;
+  readonly keyId?: string;
 }
 
 const NAME = /^[a-zA-Z0-9_.\-/]{1,2048}$/;
@@ -25,6 +38,7 @@ export const createSsmParametersTwin = (
     string,
     { value: string; type: string; version: number; tags: Record<string, string> }
   >();
+  const writes: ParameterWrite[] = [];
   return {
     id: 'ssm',
     signingName: 'ssm',
@@ -38,7 +52,8 @@ export const createSsmParametersTwin = (
       const name = String(input.Name ?? '');
       if (!NAME.test(name))
         throw new TwinAwsError('ValidationException', `parameter name ${name} is not valid`);
-      const stored = key(caller ? accountOf(caller) : options.homeAccount, name);
+      const account = caller ? accountOf(caller) : options.homeAccount;
+      const stored = key(account, name);
       const existing = parameters.get(stored);
       switch (operation) {
         case 'PutParameter': {
@@ -54,9 +69,18 @@ export const createSsmParametersTwin = (
             throw new TwinAwsError('ParameterAlreadyExists', 'The parameter already exists.');
           }
           const version = (existing?.version ?? 0) + 1;
+          const type = String(input.Type ?? 'String');
+          if (input.KeyId !== undefined && type !== 'SecureString')
+            throw new TwinAwsError('ValidationException', 'KeyId is only for SecureString parameters.');
+          writes.push({
+            account,
+            name,
+            type,
+            ...(type === 'SecureString' ? { keyId: String(input.KeyId ?? 'alias/aws/ssm') } : {}),
+          });
           parameters.set(stored, {
             value: String(input.Value ?? ''),
-            type: String(input.Type ?? 'String'),
+            type,
             version,
             tags: existing?.tags ?? Object.fromEntries(tags.map((t) => [t.Key, t.Value])),
           });
@@ -91,5 +115,6 @@ export const createSsmParametersTwin = (
     },
     tags: (name, account) => parameters.get(key(account, name))?.tags,
     names: () => [...parameters.keys()].map((k) => k.split('\u0000')[1]!),
+    writes: () => writes,
   };
 };

@@ -333,6 +333,7 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
   }
 
   const { sandbox: _sandbox, ...deployment } = config;
+  const runnerParameterKey = deployment.kms?.parameters ?? deployment.kms?.keyArn;
   const deploymentConfig = {
     ...deployment,
     github: { ...deployment.github, apiUrl: github.apiUrl },
@@ -440,6 +441,8 @@ export const startTwin = async (config: SandboxConfig): Promise<Twin> => {
       DEPLOYMENT_CONFIG: JSON.stringify(deploymentConfig),
       RUNNER_PARAMETER_PREFIX,
       RUNNER_INSTANCE_ARN_PREFIX: instanceArnPrefix,
+      // As serverless.yml sets it: the runners' parameters take kms.parameters, else kms.keyArn.
+      ...(runnerParameterKey ? { RUNNER_PARAMETER_KEY_ARN: runnerParameterKey } : {}),
       MAINTENANCE_DOCUMENT_NAME: MAINTENANCE_DOCUMENT,
       // Scaled with the dispatcher's timeout and the queue's visibility timeout (dispatch-timing.ts).
       DISPATCH_LEASE_SECONDS: String(timing.dispatcher.leaseSeconds),

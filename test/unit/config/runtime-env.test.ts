@@ -91,3 +91,23 @@ describe("the webhook's environment", () => {
     ).toBeUndefined();
   });
 });
+
+describe("the runner parameters' key (RUNNER_PARAMETER_KEY_ARN)", () => {
+  const keyArn = 'arn:aws:kms:eu-west-1:111122223333:key/0b5e6c1d-8a44-4d7e-9a0b-3f1c2d4e5f60';
+
+  it('takes the key ARN serverless.yml sets from kms.parameters or kms.keyArn', () => {
+    expect(readDispatcherEnv(dispatcherEnv({ RUNNER_PARAMETER_KEY_ARN: keyArn })).runnerParameterKeyArn).toBe(
+      keyArn,
+    );
+  });
+
+  it('has no key when the variable is unset, so parameters keep aws/ssm', () => {
+    expect(readDispatcherEnv(dispatcherEnv()).runnerParameterKeyArn).toBeUndefined();
+  });
+
+  it('refuses an alias, naming the variable', () => {
+    expect(() =>
+      readDispatcherEnv(dispatcherEnv({ RUNNER_PARAMETER_KEY_ARN: 'alias/ghes-control-plane' })),
+    ).toThrow(/RUNNER_PARAMETER_KEY_ARN: expected a KMS key ARN/);
+  });
+});

@@ -129,4 +129,60 @@ describe('runner credentials in Parameter Store', () => {
       error,
     );
   });
+  describe('with a customer-managed key (kms.parameters)', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:111122223333:key/0b5e6c1d-8a44-4d7e-9a0b-3f1c2d4e5f60';
+    const instanceArn = 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc';
+
+    it("encrypts a build's credentials with that key", async () => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({ Version: 1 });
+      const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }), { keyId: keyArn });
+
+      // Act
+      await store.put('/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015', jit);
+
+      // Assess
+      expect(ssm).toReceiveCommandExactlyOnceWith(PutParameterCommand, {
+        Name: '/ghes-cp/runners/builds/9f86d081884c7d659a2feaa0c55ad015',
+        Type: 'SecureString',
+        KeyId: keyArn,
+      });
+    });
+
+    it("keeps the key on the overwrite of an instance's leftover, which would otherwise fall back to aws/ssm", async () => {
+      // Prepare: the tagged create finds a leftover, so the value is written again with Overwrite.
+      ssm.on(PutParameterCommand).callsFake((input) => {
+        if (!input.Overwrite) throw new ParameterAlreadyExists({ message: 'exists', $metadata: {} });
+        return { Version: 2 };
+      });
+      const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }), { keyId: keyArn });
+
+      // Act
+      await store.put('/ghes-cp/runners/instances/i-0abc', jit, { readableBy: instanceArn });
+
+      // Assess
+      const puts = ssm.commandCalls(PutParameterCommand).map((c) => c.args[0].input);
+      expect(puts.map((put) => put.KeyId)).toEqual([keyArn, keyArn]);
+    });
+  });
+
+  it.each([
+    ['a build', undefined],
+    ['an instance', { readableBy: 'arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc' }],
+  ])(
+    "writes %s's credentials with no KeyId when no key is configured (Parameter Store's aws/ssm)",
+    async (_, options) => {
+      // Prepare
+      ssm.on(PutParameterCommand).resolves({ Version: 1 });
+      const store = createSsmCredentialsStore(new SSMClient({ region: 'eu-west-1' }));
+
+      // Act
+      await store.put('/ghes-cp/runners/instances/i-0abc', jit, options);
+
+      // Assess
+      const input = ssm.commandCalls(PutParameterCommand)[0]!.args[0].input;
+      expect(input.Type).toBe('SecureString');
+      expect('KeyId' in input).toBe(false);
+    },
+  );
 });
