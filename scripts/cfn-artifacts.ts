@@ -1,7 +1,15 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The deploy without the framework (docs/deploy.md, "Deploying without osls"): `osls package` leaves a
@@ -121,7 +129,16 @@ const main = () => {
   );
 };
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** Run as a script, also through a symlinked scripts/ (import.meta.url is the resolved path). */
+const invokedDirectly = () => {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+};
+
+if (invokedDirectly()) {
   try {
     main();
   } catch (error) {
