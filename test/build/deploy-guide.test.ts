@@ -93,7 +93,11 @@ describe('docs/deploy.md', () => {
 
   beforeAll(() => {
     dir = scratchCopy();
-    ran = runInOrder(dir, offline);
+    // cfn-lint is a Python tool, optional for a reader: where it is missing its commands are not run.
+    ran = runInOrder(
+      dir,
+      offline.filter((command) => hasCfnLint || !command.line.startsWith('cfn-lint ')),
+    );
   }, 600_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
