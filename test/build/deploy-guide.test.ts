@@ -25,14 +25,6 @@ import { cfnLint, hasCfnLint, type PackagedTemplate } from './packaged-template.
  * guide shows. The rest must be exactly the reviewed kinds in NEEDS_AWS_OR_GHES.
  */
 
-/**
- * Outputs the guide reads that another branch of issue 15 adds (the network work's WebhookUrl).
- * Asserted absent, so this fails the day they land: then delete the entry.
- */
-const PENDING_OUTPUTS: Record<string, string> = {
-  WebhookUrl: 'added by the network/ingress work of issue 15 (branch net)',
-};
-
 const guide = readGuide();
 const commands = shellCommands(guide);
 const offline = commands.filter((command) => !needsAwsOrGhes(command));
@@ -161,17 +153,11 @@ describe('docs/deploy.md', () => {
     );
   });
 
-  it('names only outputs the packaged template has (or that a pending branch adds)', () => {
+  it('names only outputs the packaged template has', () => {
     const outputs = Object.keys(packaged().Outputs);
     const named = outputNames(guide);
-    expect(named).toEqual(expect.arrayContaining(['AlertsTopicArn', 'RunnerParameterPrefix', 'HttpApiUrl']));
-    for (const name of named) {
-      if (PENDING_OUTPUTS[name]) {
-        expect(outputs, `${name} exists now: delete it from PENDING_OUTPUTS`).not.toContain(name);
-        continue;
-      }
-      expect(outputs, `the guide reads the output ${name}`).toContain(name);
-    }
+    expect(named).toEqual(expect.arrayContaining(['AlertsTopicArn', 'RunnerParameterPrefix', 'WebhookUrl']));
+    for (const name of named) expect(outputs, `the guide reads the output ${name}`).toContain(name);
   });
 
   // cfn-lint of the whole template takes tens of seconds on a busy machine.
