@@ -152,7 +152,13 @@ export const loadTwinLambda = async (options: {
       timer = setTimeout(() => {
         discard();
         stats.timeouts++;
-        reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`));
+        const message = `Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`;
+        // Lambda writes this line to the function's log group: it explains the errors the abandoned
+        // invocation logs next (its credentials are refused from now on).
+        options.logs?.capture(options.name, () =>
+          process.stdout.write(`${new Date().toISOString()} ${context.awsRequestId} ${message}\n`),
+        );
+        reject(new Error(message));
       }, options.timeoutMs);
     });
     const crash = options.faults?.take(faultTarget);
