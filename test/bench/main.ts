@@ -1,4 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFunctionLogFile } from '../twin/function-logs.ts';
 import { benchChaos, benchCost } from './chaos.ts';
 import { benchFailoverOverhead } from './failover.ts';
 import { benchBurst, benchDispatcherInit, benchDispatchLatency } from './dispatch.ts';
@@ -16,6 +19,13 @@ const option = (name: string) => {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
+// The sandboxes' function logs (the chaos section's injected faults make handlers log errors with
+// stack traces) go to this file, named once at the end, instead of between the figures.
+const functionLogFile = fileURLToPath(new URL('../../test-results/bench-function-logs.log', import.meta.url));
+mkdirSync(new URL('../../test-results/', import.meta.url), { recursive: true });
+writeFileSync(functionLogFile, '');
+setFunctionLogFile(functionLogFile);
+
 const skipped = new Set((option('--skip') ?? '').split(',').filter(Boolean));
 const burstJobs = Number(option('--burst-jobs') ?? 1_000);
 const sections: [string, () => Promise<string[]> | string[]][] = [
@@ -56,3 +66,9 @@ if (process.argv.includes('--readme')) {
   writeFileSync(readme, text.slice(0, from) + block + text.slice(to));
   console.log('README.md figures rewritten from this run');
 }
+
+const logged = readFileSync(functionLogFile, 'utf8').split('\n').length - 1;
+if (logged > 0)
+  console.log(
+    `The sandbox functions' logs of this run (${logged} lines): ${relative(process.cwd(), functionLogFile)}`,
+  );

@@ -4,24 +4,16 @@ import { startSandbox, type Sandbox } from '../sandbox/sandbox.ts';
 import { loadSandboxConfig } from '../sandbox/sandbox-config.ts';
 import { postDelivery, signedDelivery, workflowJobPayload } from '../support/github-deliveries.ts';
 
-/** Logs go to CloudWatch, readable by many: never the body, the secret, or the signature. */
+/**
+ * Logs go to CloudWatch, readable by many: never the body, the secret, or the signature. What the
+ * functions wrote to stdout and stderr is read from `sandbox.logs`, the twin's log groups.
+ */
 let sandbox: Sandbox;
-const written: string[] = [];
-const originalWrite = process.stdout.write.bind(process.stdout);
-const originalErrWrite = process.stderr.write.bind(process.stderr);
 
 beforeAll(async () => {
   sandbox = await startSandbox({ config: loadSandboxConfig(undefined, {}), logLevel: 'DEBUG' });
-  const capture = (chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
 });
 afterAll(async () => {
-  process.stdout.write = originalWrite;
-  process.stderr.write = originalErrWrite;
   await sandbox?.close();
 });
 
@@ -36,7 +28,10 @@ describe('webhook logs', () => {
     refused.headers['x-hub-signature-256'] = await sign('wrong', refused.body);
     expect((await postDelivery(sandbox.url, refused)).status).toBe(401);
 
-    const logs = written.join('');
+    const logs = sandbox.logs
+      .lines()
+      .map((line) => line.text)
+      .join('');
     expect(logs).toContain('log-delivery-1');
     expect(logs).toContain('777001');
     expect(logs).toContain('request refused');

@@ -10,6 +10,8 @@ const sandbox = await startSandbox({
   port,
   logLevel: (process.env.LOG_LEVEL as 'INFO') ?? 'INFO',
   prettyLogs: true,
+  // An operator watching the sandbox sees the handlers' logs, as CloudWatch would show them.
+  functionLogs: 'console',
 });
 
 console.log(`ghes-control-plane sandbox on ${sandbox.url}

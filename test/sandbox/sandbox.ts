@@ -8,6 +8,7 @@ import { toApiGatewayV2Event } from './api-gateway-event.ts';
 import { loadSandboxConfig, type SandboxConfig } from './sandbox-config.ts';
 import { loadTwinLambda, type TwinLambda } from '../twin/lambda-host.ts';
 import { createTwinMetrics, type TwinMetrics } from '../twin/cloudwatch-metrics.ts';
+import { createFunctionLogs, type FunctionLogs } from '../twin/function-logs.ts';
 import { FaultSpecError } from '../twin/faults.ts';
 import { ApplianceUpdateError } from '../twin/ghes-appliances.ts';
 import { verify } from '@octokit/webhooks-methods';
@@ -32,6 +33,11 @@ export interface SandboxOptions {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   /** Indented logs for a terminal (POWERTOOLS_DEV); off by default so logs are the JSON lines AWS gets. */
   readonly prettyLogs?: boolean;
+  /**
+   * Where the handlers' logs go: `console` (the sandbox CLI), or `kept` (the default: in `logs`, and
+   * in the file `setFunctionLogFile` names), so that faults injected on purpose print no stack traces.
+   */
+  readonly functionLogs?: 'console' | 'kept';
 }
 
 export interface DeliveryRow {
@@ -50,6 +56,8 @@ export interface Sandbox {
   readonly deliveries: readonly DeliveryRow[];
   /** The metrics the handlers emitted (EMF), taken off stdout. */
   readonly metrics: TwinMetrics;
+  /** What the handlers wrote to stdout/stderr besides metrics: their log groups. */
+  readonly logs: FunctionLogs;
   state(): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
@@ -102,6 +110,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   };
   // The handlers' EMF metric lines, kept off the console and shown in the state as `metrics`.
   const metrics = createTwinMetrics();
+  const logs = createFunctionLogs(options.functionLogs ?? 'kept');
   const webhook: TwinLambda = await loadTwinLambda({
     name: 'github-webhook',
     modulePath: functionPath('github-webhook'),
@@ -111,6 +120,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     sessions: twin.lambdaSessions,
     faults: twin.faults,
     metrics,
+    logs,
   });
   const dispatcher: TwinLambda = await loadTwinLambda({
     name: 'runner-dispatcher',
@@ -120,6 +130,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     sessions: twin.lambdaSessions,
     faults: twin.faults,
     metrics,
+    logs,
   });
   const reconciler: TwinLambda = await loadTwinLambda({
     name: 'runner-reconciler',
@@ -138,6 +149,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     sessions: twin.lambdaSessions,
     faults: twin.faults,
     metrics,
+    logs,
   });
   const poolMaintenance: TwinLambda = await loadTwinLambda({
     name: POOL_MAINTENANCE,
@@ -147,6 +159,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     sessions: twin.lambdaSessions,
     faults: twin.faults,
     metrics,
+    logs,
   });
   twin.registerLambda(poolMaintenance);
   const deployNotifier: TwinLambda = await loadTwinLambda({
@@ -157,6 +170,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     sessions: twin.lambdaSessions,
     faults: twin.faults,
     metrics,
+    logs,
   });
   // The Slack routes of GHES operations, when the config has an `operations` section (without one
   // the functions refuse to start, as they would on AWS).
@@ -169,6 +183,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       sessions: twin.lambdaSessions,
       faults: twin.faults,
       metrics,
+      logs,
     });
   // The failover state machine and its task functions (state-machines/ghes-failover.asl.json), with
   // the timeouts serverless.yml gives them (handler work is not scaled).
@@ -186,6 +201,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
           sessions: twin.lambdaSessions,
           faults: twin.faults,
           metrics,
+          logs,
         }),
       );
       placeholders[`GhesFailover${fn[0]!.toUpperCase()}${fn.slice(1)}FunctionArn`] = name;
@@ -433,6 +449,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     twin,
     deliveries,
     metrics,
+    logs,
     state,
     async close() {
       stopSchedule();

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import type { LambdaSessions } from './lambda-sessions.ts';
 import type { FaultTargetDefinition, InjectedError } from './faults.ts';
+import type { FunctionLogs } from './function-logs.ts';
 
 /** Lambda's own error when the runtime process exits mid-invocation. */
 export class RuntimeExitError extends Error {
@@ -93,7 +94,10 @@ export const loadTwinLambda = async (options: {
   };
   /** Where the invocations' EMF lines go instead of stdout, as CloudWatch takes them from the logs. */
   metrics?: TwinMetrics;
+  /** Where the function's other output goes (its log group); absent: the process's stdout/stderr. */
+  logs?: FunctionLogs;
 }): Promise<TwinLambda> => {
+  const logged = <T>(work: () => T): T => (options.logs ? options.logs.capture(options.name, work) : work());
   const stats = {
     ...{ invocations: 0, errors: 0, timeouts: 0, crashes: 0, containers: 0, coldStartMs: 0 },
     /** Invocation time as Lambda bills it: each invocation's duration rounded up to 1 ms, summed. */
@@ -106,11 +110,13 @@ export const loadTwinLambda = async (options: {
   const coldStart = async (): Promise<Container> => {
     const sessionToken = options.sessions?.issue(options.name);
     const started = performance.now();
-    const imported = await importContainer(options.modulePath, {
-      ...options.env,
-      AWS_LAMBDA_FUNCTION_NAME: options.name,
-      ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
-    });
+    const imported = await logged(() =>
+      importContainer(options.modulePath, {
+        ...options.env,
+        AWS_LAMBDA_FUNCTION_NAME: options.name,
+        ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
+      }),
+    );
     if (++stats.containers === 1) stats.coldStartMs = performance.now() - started;
     return { ...imported, ...(sessionToken ? { sessionToken } : {}) };
   };
@@ -146,7 +152,13 @@ export const loadTwinLambda = async (options: {
       timer = setTimeout(() => {
         discard();
         stats.timeouts++;
-        reject(new Error(`Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`));
+        const message = `Task timed out after ${(options.timeoutMs / 1000).toFixed(2)} seconds`;
+        // Lambda writes this line to the function's log group: it explains the errors the abandoned
+        // invocation logs next (its credentials are refused from now on).
+        options.logs?.capture(options.name, () =>
+          process.stdout.write(`${new Date().toISOString()} ${context.awsRequestId} ${message}\n`),
+        );
+        reject(new Error(message));
       }, options.timeoutMs);
     });
     const crash = options.faults?.take(faultTarget);
@@ -169,9 +181,11 @@ export const loadTwinLambda = async (options: {
             ];
       const result = (await Promise.race([
         Promise.resolve().then(() =>
-          options.metrics
-            ? options.metrics.capture(() => container.handler(event, context))
-            : container.handler(event, context),
+          logged(() =>
+            options.metrics
+              ? options.metrics.capture(() => container.handler(event, context))
+              : container.handler(event, context),
+          ),
         ),
         timedOut,
         ...midWork,

@@ -4,6 +4,7 @@ import { startTwinAwsEndpoint, type TwinAwsEndpoint } from '../../twin/aws-endpo
 import { FaultInjector } from '../../twin/faults.ts';
 import { loadTwinLambda } from '../../twin/lambda-host.ts';
 import { createLambdaSessions, type LambdaSessions } from '../../twin/lambda-sessions.ts';
+import { createFunctionLogs, type FunctionLogs } from '../../twin/function-logs.ts';
 
 /** What a real invocation's caller sees: the probe handler's answer. */
 interface Probe {
@@ -34,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => endpoint?.close());
 
-const load = (timeoutMs: number, faults?: FaultInjector) =>
+const load = (timeoutMs: number, faults?: FaultInjector, logs?: FunctionLogs) =>
   loadTwinLambda({
     name: 'probe',
     modulePath: fileURLToPath(new URL('./fixtures/probe-handler.ts', import.meta.url)),
@@ -42,6 +43,7 @@ const load = (timeoutMs: number, faults?: FaultInjector) =>
     timeoutMs,
     sessions,
     ...(faults ? { faults } : {}),
+    ...(logs ? { logs } : {}),
   });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,6 +62,27 @@ describe('twin Lambda host', () => {
     expect(touched).toBe(before);
     expect(sessions.refused.map((r) => r.target)).toContain('probe:Touch');
     expect(lambda.stats).toMatchObject({ invocations: 1, errors: 1, timeouts: 1 });
+  });
+
+  it("keeps what the function writes in its log, with Lambda's line for a timeout", async () => {
+    // Prepare
+    const logs = createFunctionLogs('kept');
+    // Half a second, so that the first invocation finishes in time on a busy machine.
+    const lambda = await load(500, undefined, logs);
+
+    // Act
+    await lambda.invoke({ log: 'a line from the handler' });
+    const timedOut = lambda.invoke({ sleepMs: 1000, log: 'this one overruns' });
+    await expect(timedOut).rejects.toThrow('Task timed out after 0.50 seconds');
+    await sleep(600); // its handler wakes at 1 s and calls the endpoint: let that pass before the next test
+
+    // Assess
+    expect(logs.lines('probe').map((line) => line.text)).toEqual([
+      'a line from the handler\n',
+      'this one overruns\n',
+      expect.stringMatching(/^\S+Z [0-9a-f-]{36} Task timed out after 0\.50 seconds\n$/),
+    ]);
+    expect(logs.lines('another-function')).toEqual([]);
   });
 
   it('cold-starts a new container after a timeout, whose calls go through', async () => {
