@@ -37,25 +37,58 @@ const inlineSdkSchemaKeys = {
  * `import { Agent } from 'node:http'` in an ES module makes Node build the module's ES facade, which
  * reads every export, getters included: for `node:http` that loads Node's own undici (its `fetch`,
  * `WebSocket`), for `node:tls` the root certificates, for `node:crypto` WebCrypto. None of it is used,
- * and it cost the dispatcher's cold start ~50 ms of CPU. `require()` (the banner defines it) returns
- * the module object without touching its getters, so every static import of a Node built-in is
- * bundled as a require of it; the imported names are read off that object where they are used.
- * Dynamic `import()` of a built-in is left as it is.
+ * and it cost the dispatcher's cold start ~50 ms of CPU. So every static import of a Node built-in
+ * is bundled from a small ES module of our own instead: it takes the module object with
+ * `process.getBuiltinModule` (no facade, no getter touched) and exports each name as a pure call
+ * that reads it, so esbuild keeps only the names the bundle imports and each is read once, at load.
+ *
+ * The earlier shim, `module.exports = require(…)`, was CommonJS: esbuild then wraps it in
+ * `__toESM` in every module that imports it, which copies every export of the built-in into a new
+ * object (the webhook did so 9 times, 6 for `node:crypto`). That, with the banner's ES import of
+ * node:module (scripts/build.ts), was about a third of the webhook's CPU at load (measured side by side).
+ * Dynamic `import()` of a built-in, and `require()` in CommonJS dependencies, are left as they are.
  */
 const BUILTINS = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
-const builtinsViaRequire = {
-  name: 'builtins-via-require',
+const builtinsWithoutFacade = {
+  name: 'builtins-without-facade',
   setup(build) {
     build.onResolve({ filter: /^[\w:/]+$/ }, (args) =>
-      args.kind === 'import-statement' && BUILTINS.has(args.path)
+      args.kind === 'import-statement' && args.namespace !== 'node-builtin' && BUILTINS.has(args.path)
         ? { path: args.path, namespace: 'node-builtin' }
         : undefined,
     );
-    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+    // The getters' side: a CommonJS module esbuild reads through `__toESM`, whose copies are getters
+    // read where the name is used. Dropped when nothing imports a getter (no side effects).
+    build.onResolve({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      path: args.path,
+      namespace: 'node-builtin-getters',
+      sideEffects: false,
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin-getters' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
       loader: 'js',
     }));
+    build.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => {
+      // Reads names and descriptors only: no getter of the build's own copy runs.
+      const builtin = require(args.path);
+      const names = Object.keys(builtin).filter((name) => name !== 'default' && IDENTIFIER.test(name));
+      const getters = names.filter((name) => 'get' in Object.getOwnPropertyDescriptor(builtin, name));
+      const contents = [
+        `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        'const pick = (name) => builtin[name];',
+        'export default builtin;',
+        ...names
+          .filter((name) => !getters.includes(name))
+          .map((name) => `export const ${name} = /* @__PURE__ */ pick(${JSON.stringify(name)});`),
+        // `fs.promises`, `crypto.subtle`: a getter that loads more of Node when read; read on use.
+        ...(getters.length > 0
+          ? [`export { ${getters.join(', ')} } from ${JSON.stringify(args.path)};`]
+          : []),
+      ];
+      return { contents: contents.join('\n'), loader: 'js' };
+    });
   },
 };
 
@@ -102,4 +135,4 @@ const sdkClientDeepImports = {
   },
 };
 
-module.exports = [inlineSdkSchemaKeys, builtinsViaRequire, sdkClientDeepImports];
+module.exports = [inlineSdkSchemaKeys, builtinsWithoutFacade, sdkClientDeepImports];

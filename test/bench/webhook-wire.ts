@@ -81,7 +81,9 @@ const buildSignedCallBundle = async () => {
     target: 'node22',
     format: 'esm',
     logLevel: 'warning',
-    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+    banner: {
+      js: "const require=(id)=>process.getBuiltinModule(id)??process.getBuiltinModule('node:module').createRequire(import.meta.url)(id);",
+    },
   });
   return outfile;
 };
