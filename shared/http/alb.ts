@@ -1,4 +1,3 @@
-import { STATUS_CODES } from 'node:http';
 import type { ALBEvent, ALBResult } from 'aws-lambda';
 import type { JsonResponse, RawRequest } from './api-gateway.ts';
 
@@ -40,9 +39,13 @@ export const fromAlbEvent = (event: ALBEvent): RawRequest => {
   };
 };
 
+// node:http taken on the first ALB answer, not imported: the HTTP API's cold start would load it too.
+const reasonPhrase = (status: number) =>
+  process.getBuiltinModule('node:http').STATUS_CODES[status] ?? 'Unknown';
+
 export const toAlbResult = (response: JsonResponse): ALBResult => ({
   statusCode: response.status,
-  statusDescription: `${response.status} ${STATUS_CODES[response.status] ?? 'Unknown'}`,
+  statusDescription: `${response.status} ${reasonPhrase(response.status)}`,
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(response.body),
   isBase64Encoded: false,

@@ -1,4 +1,3 @@
-import { BlockList, isIP } from 'node:net';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -20,6 +19,9 @@ const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
  */
 export const createSourceAllowList = (cidrs: readonly string[], source: string): SourceAllowList => {
   if (cidrs.length === 0) throw new ConfigError(`${source}: expected at least one CIDR block`);
+  // Taken here, not imported: the webhook's cold start would load node:net whether or not a list is
+  // configured (shared/aws/http-transport.ts says what an import of a built-in costs).
+  const { BlockList, isIP } = process.getBuiltinModule('node:net');
   const blocks = new BlockList();
   for (const cidr of cidrs) {
     const [address = '', prefix, extra] = cidr.trim().split('/');
