@@ -62,7 +62,8 @@ if (process.argv.includes('--readme')) {
   const to = text.indexOf(end);
   if (from < 0 || to < from) throw new Error(`README.md has no ${start} … ${end} block to write into`);
   const stamp = `\`npm run bench\`, ${new Date().toISOString().slice(0, 10)}, ${process.version}, one run on this machine (2 cores):`;
-  const block = `${start}\n${stamp}\n\n\`\`\`text\n${output.join('\n').trimEnd()}\n\`\`\`\n`;
+  // Blank lines around the markers: the block comes out as Prettier would format it (npm run lint).
+  const block = `${start}\n\n${stamp}\n\n\`\`\`text\n${output.join('\n').trimEnd()}\n\`\`\`\n\n`;
   writeFileSync(readme, text.slice(0, from) + block + text.slice(to));
   console.log('README.md figures rewritten from this run');
 }
