@@ -178,6 +178,13 @@ describe('customer-managed keys in the packaged template', () => {
       expect(
         managedPolicyAllows(t, 'RunnerBuildKmsPolicy', kmsCall('kms:Decrypt', KEY, undefined, build)),
       ).toBe(false);
+      // The operator attaches it to their CodeBuild projects' roles from this output (docs/deploy.md).
+      expect(
+        (t as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs.RunnerBuildKmsPolicyArn
+          ?.Value,
+      ).toEqual({
+        Ref: 'RunnerBuildKmsPolicy',
+      });
     });
 
     it('lets the webhook decrypt its own secret, through Secrets Manager only', () => {
