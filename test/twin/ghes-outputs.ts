@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * What the simulated GHES appliances print: the test vectors (byte-exact copies of
- * ../shared/test-vectors/ghes in test/vectors/ghes), so the product's parsers meet in the sandbox
+ * What the simulated GHES appliances print: the test vectors in test/vectors/ghes (byte-exact
+ * copies of the workspace's shared GHES test vectors), so the product's parsers meet in the sandbox
  * the text they are tested against. Where no vector exists (`ghe-maintenance` itself prints little;
  * a refused promote), the lines are the twin's own and say so in a comment.
  */
