@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { KMS_KEY_ARN } from './kms-key-arn.ts';
 
 /**
  * Where the stack sits in the customer's AWS: the VPC its GHES-facing functions run in, how GHES
@@ -44,10 +45,7 @@ const domainName = z
 export const kmsKeyArn = z
   .string()
   .check(
-    z.regex(
-      /^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/,
-      'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias',
-    ),
+    z.regex(KMS_KEY_ARN, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias'),
   );
 
 /**

@@ -1,6 +1,7 @@
 import { ConfigError } from '../http/errors.ts';
 import type { AwsConnection } from '../aws/json-client.ts';
 import { parseCidrList } from '../http/source-address.ts';
+import { KMS_KEY_ARN } from './kms-key-arn.ts';
 
 /**
  * The only place that reads `process.env`. Every Lambda gets its wiring (tables, bus, secret ARNs)
@@ -27,7 +28,7 @@ const required = (env: Env, keys: readonly string[]): Record<string, string> => 
 const optionalKeyArn = (env: Env, key: string): { runnerParameterKeyArn?: string } => {
   const value = env[key]?.trim();
   if (!value) return {};
-  if (!/^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(value))
+  if (!KMS_KEY_ARN.test(value))
     throw new ConfigError(
       `${key}: expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got "${value}"`,
     );
